@@ -1,0 +1,5 @@
+"""`python -m mailwright` runs the CLI."""
+
+from mailwright.cli import main
+
+main()

@@ -1,0 +1,58 @@
+"""Queries over contacts and identities."""
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from mailwright.contacts.models import Contact, ContactIdentity, Suppression
+
+
+def identities_for(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Map (kind, value) identity keys to contact ids, for those that exist."""
+    wanted = list(set(keys))
+    found: dict[tuple[str, str], int] = {}
+    # Chunked so a large import never hits a bind-parameter limit.
+    for start in range(0, len(wanted), 400):
+        chunk = wanted[start : start + 400]
+        rows = session.execute(
+            select(ContactIdentity.kind, ContactIdentity.value, ContactIdentity.contact_id).where(
+                tuple_(ContactIdentity.kind, ContactIdentity.value).in_(chunk)
+            )
+        )
+        for kind, value, contact_id in rows:
+            found[(kind, value)] = contact_id
+    return found
+
+
+def contacts_by_id(session: Session, ids: Iterable[int]) -> dict[int, Contact]:
+    """Load contacts by id into the session."""
+    wanted = list(set(ids))
+    result: dict[int, Contact] = {}
+    for start in range(0, len(wanted), 500):
+        for contact in session.scalars(select(Contact).where(Contact.id.in_(wanted[start : start + 500]))):
+            result[contact.id] = contact
+    return result
+
+
+def contact_by_email(session: Session, email: str) -> Contact | None:
+    """The contact with this normalized email, if any."""
+    return session.scalars(select(Contact).where(Contact.email == email)).first()
+
+
+def anonymous_ids_of(session: Session, contact_id: int) -> list[str]:
+    """The anonymous ids that lead to a contact."""
+    return list(
+        session.scalars(
+            select(ContactIdentity.value)
+            .where(ContactIdentity.contact_id == contact_id, ContactIdentity.kind == "anonymous_id")
+            .order_by(ContactIdentity.id)
+        )
+    )
+
+
+def suppressed_hashes(session: Session, hashes: Sequence[str]) -> set[str]:
+    """Which of these address hashes are on the suppression list."""
+    if not hashes:
+        return set()
+    return set(session.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes))))

@@ -1,0 +1,50 @@
+"""Typed settings read from MAILWRIGHT_* environment variables and an optional .env file."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of a Mailwright installation; the defaults run with no configuration at all."""
+
+    model_config = SettingsConfigDict(env_prefix="MAILWRIGHT_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./var/mailwright.db",
+        description="SQLAlchemy URL; SQLite (embedded) or PostgreSQL (postgresql+psycopg://...).",
+    )
+    # FULL makes every acknowledged event survive a power cut, not only a process crash.
+    sqlite_synchronous: str = "FULL"
+    admin_token: SecretStr | None = None
+    shopify_webhook_secret: SecretStr | None = None
+    shop_name: str = "Mailwright Demo Shop"
+    shop_currency: str = "GBP"
+    default_locale: str = "en"
+    default_timezone: str = "UTC"
+    max_event_bytes: int = 32 * 1024
+    max_batch_bytes: int = 500 * 1024
+    job_max_attempts: int = 5
+    job_backoff_seconds: float = 10.0
+    job_lock_timeout_seconds: float = 600.0
+    worker_poll_seconds: float = 1.0
+    # Jobs run right after the commit that queued them, in the same process (tests and one-off CLI runs).
+    inline_jobs: bool = False
+
+    def sqlite_path(self) -> Path | None:
+        """The file behind a sqlite URL, or None for other databases and in-memory SQLite."""
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        rest = self.database_url[len(prefix) :]
+        if not rest or rest == ":memory:":
+            return None
+        return Path(rest)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

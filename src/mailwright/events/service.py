@@ -1,0 +1,182 @@
+"""Ingestion: every way in (Segment API, Shopify, CSV) ends here, one transaction per batch."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from mailwright.catalog import service as catalog
+from mailwright.contacts import service as contacts
+from mailwright.contacts.models import Contact
+from mailwright.contacts.schemas import OrderRollup
+from mailwright.core.uow import UnitOfWork
+from mailwright.events import repository
+from mailwright.events import vocabulary as v
+from mailwright.events.models import Event
+from mailwright.events.schemas import EventOut, IncomingEvent, IngestResult, RejectedItem
+from mailwright.orders import service as orders
+from mailwright.orders.schemas import OrderIn
+
+# Queued after each batch that stored events; segments and flows register handlers for it.
+EVENTS_INGESTED_JOB = "events.ingested"
+
+_ACTIVITY_KIND = {v.EMAIL_OPENED: contacts.OPEN_ACTIVITY, v.EMAIL_CLICKED: contacts.CLICK_ACTIVITY}
+
+
+def ingest(
+    uow: UnitOfWork,
+    events: Sequence[IncomingEvent],
+    *,
+    rejected: Sequence[RejectedItem] = (),
+    notify: bool = False,
+) -> IngestResult:
+    """Store a batch of validated events and apply what they mean to profiles, catalog and orders.
+
+    Nothing commits here: the caller's unit of work commits the whole batch at once, so an event that
+    was acknowledged is stored with all its consequences, and a failure leaves nothing half-written.
+    """
+    session = uow.session
+    now = uow.now()
+    result = IngestResult(rejected=list(rejected))
+    seen = repository.existing_message_ids(session, (e.message_id for e in events))
+    fresh: list[IncomingEvent] = []
+    for event in events:
+        if event.message_id in seen:
+            result.duplicates += 1
+            continue
+        seen.add(event.message_id)
+        fresh.append(event)
+    if not fresh:
+        return result
+
+    resolver = contacts.IdentityResolver(session, now)
+    resolver.preload(_identity_keys(fresh))
+    owners: list[Contact] = []
+    for event in fresh:
+        if event.type == "alias" and event.previous_id:
+            # alias(previousId -> userId): the earlier identity is the same person as the new one.
+            resolver.resolve(user_id=event.user_id, anonymous_id=event.previous_id, email=None)
+        owners.append(
+            resolver.resolve(user_id=event.user_id, anonymous_id=event.anonymous_id, email=event.email)
+        )
+    merges = resolver.flush()
+    for merge in merges:
+        repository.reassign_contact(session, merge.source_id, merge.target_id)
+        orders.reassign_contact(session, merge.source_id, merge.target_id)
+    owners = [resolver.final(owner) for owner in owners]
+
+    order_contacts: set[int] = {m.target_id for m in merges}
+    products = []
+    new_orders: list[OrderIn] = []
+    erase_ids: set[int] = set()
+    rows: list[dict[str, Any]] = []
+    for event, contact in zip(fresh, owners, strict=True):
+        if event.profile:
+            contacts.apply_profile_fields(contact, event.profile, now)
+        if event.consent is not None:
+            contacts.set_consent(contact, event.consent, source=event.source, at=event.consent_at or now)
+        activity = (
+            contacts.SITE_ACTIVITY if event.name in v.SITE_ACTIVITY_EVENTS else _ACTIVITY_KIND.get(event.name)
+        )
+        contacts.note_activity(contact, activity, event.occurred_at)
+        products.extend(event.products)
+        if event.order is not None:
+            draft = event.order
+            new_orders.append(
+                OrderIn(
+                    external_id=draft.external_id,
+                    contact_id=contact.id,
+                    placed_at=event.occurred_at,
+                    currency=draft.currency,
+                    total_minor=draft.total_minor,
+                    subtotal_minor=draft.subtotal_minor,
+                    tax_minor=draft.tax_minor,
+                    shipping_minor=draft.shipping_minor,
+                    discount_minor=draft.discount_minor,
+                    coupon=draft.coupon,
+                    source=event.source,
+                    lines=draft.lines,
+                )
+            )
+        if event.erase:
+            erase_ids.add(contact.id)
+        rows.append(
+            {
+                "message_id": event.message_id,
+                "contact_id": contact.id,
+                "type": event.type,
+                "name": event.name,
+                "properties": event.properties,
+                "occurred_at": event.occurred_at,
+                "received_at": now,
+                "source": event.source,
+            }
+        )
+    if products:
+        catalog.upsert_products(session, products, now)
+    order_contacts |= orders.record_orders(session, new_orders, now)
+    for event in fresh:
+        if event.refund_order_id:
+            touched = orders.record_refund(session, event.refund_order_id, event.refund_minor, now)
+            if touched is not None:
+                order_contacts.add(touched)
+        if event.cancel_order_id:
+            touched = orders.record_cancellation(session, event.cancel_order_id, now)
+            if touched is not None:
+                order_contacts.add(touched)
+    session.flush()
+    _insert_events(session, rows)
+    if order_contacts:
+        totals = orders.totals_for(session, order_contacts)
+        contacts.apply_order_rollups(session, [OrderRollup(**t.model_dump()) for t in totals], now)
+    for contact_id in erase_ids:
+        contacts.erase(session, contact_id, source="ingest", now=now)
+    result.accepted = len(rows)
+    result.contact_ids = sorted({c.id for c in owners} - erase_ids)
+    if notify and result.contact_ids:
+        uow.enqueue(
+            EVENTS_INGESTED_JOB, contact_ids=result.contact_ids, names=sorted({e.name for e in fresh})
+        )
+    return result
+
+
+def _identity_keys(events: Sequence[IncomingEvent]) -> list[tuple[str, str]]:
+    keys: list[tuple[str, str]] = []
+    for event in events:
+        if event.user_id:
+            keys.append(("user_id", event.user_id))
+        if event.anonymous_id:
+            keys.append(("anonymous_id", event.anonymous_id))
+        if event.previous_id:
+            keys.append(("anonymous_id", event.previous_id))
+        if event.email:
+            keys.append(("email", event.email))
+    return keys
+
+
+def _insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    # ON CONFLICT DO NOTHING: a concurrent request with the same messageId must not fail the batch.
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(postgresql.insert(Event).on_conflict_do_nothing(index_elements=["message_id"]), rows)
+    elif dialect == "sqlite":
+        session.execute(sqlite.insert(Event).on_conflict_do_nothing(index_elements=["message_id"]), rows)
+    else:
+        session.execute(insert(Event), rows)
+
+
+def list_events(
+    session: Session,
+    *,
+    contact_id: int | None = None,
+    name: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[EventOut]:
+    """Events newest first, filtered by contact and name."""
+    return [
+        EventOut.model_validate(e)
+        for e in repository.list_events(session, contact_id=contact_id, name=name, limit=limit, offset=offset)
+    ]

@@ -1,0 +1,18 @@
+"""Every table of every domain, gathered on the one MetaData for Alembic."""
+
+from sqlalchemy import MetaData
+
+from mailwright.catalog import models as catalog_models
+from mailwright.contacts import models as contact_models
+from mailwright.core import models as core_models
+from mailwright.core.db import Base
+from mailwright.events import models as event_models
+from mailwright.orders import models as order_models
+
+# Importing the modules registers their tables; naming them keeps the imports from looking unused.
+DOMAIN_MODELS = (core_models, contact_models, catalog_models, order_models, event_models)
+
+
+def target_metadata() -> MetaData:
+    """The schema the migrations must produce."""
+    return Base.metadata

@@ -1,0 +1,199 @@
+"""Order logic: orders recorded from Order Completed, adjusted by refunds and cancellations."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from mailwright.core.clock import ensure_utc
+from mailwright.orders.models import Order, OrderLine
+from mailwright.orders.schemas import (
+    ContactOrderTotals,
+    OrderIn,
+    OrderLineOut,
+    OrderOut,
+    OrdersSummary,
+    TopProduct,
+)
+
+
+def record_orders(session: Session, orders: Sequence[OrderIn], now: datetime) -> set[int]:
+    """Insert new orders and refresh known ones (same store id); returns the contacts affected."""
+    if not orders:
+        return set()
+    latest: dict[str, OrderIn] = {o.external_id: o for o in orders}
+    existing: dict[str, Order] = {}
+    ids = list(latest)
+    for start in range(0, len(ids), 500):
+        for order in session.scalars(select(Order).where(Order.external_id.in_(ids[start : start + 500]))):
+            existing[order.external_id] = order
+    touched: set[int] = set()
+    new_rows: list[Order] = []
+    line_sets: list[tuple[Order, OrderIn]] = []
+    for external_id, data in latest.items():
+        known = existing.get(external_id)
+        if known is None:
+            order = Order(external_id=external_id, status="placed", refunded_minor=0)
+            new_rows.append(order)
+        else:
+            order = known
+            touched.add(order.contact_id)
+            session.execute(delete(OrderLine).where(OrderLine.order_id == order.id))
+        order.contact_id = data.contact_id
+        order.placed_at = data.placed_at
+        order.currency = data.currency
+        order.total_minor = data.total_minor
+        order.subtotal_minor = data.subtotal_minor
+        order.tax_minor = data.tax_minor
+        order.shipping_minor = data.shipping_minor
+        order.discount_minor = data.discount_minor
+        order.coupon = data.coupon
+        order.source = data.source
+        order.updated_at = now
+        touched.add(data.contact_id)
+        line_sets.append((order, data))
+    session.add_all(new_rows)
+    session.flush()
+    line_rows = [
+        {"order_id": order.id, **line.model_dump()} for order, data in line_sets for line in data.lines
+    ]
+    if line_rows:
+        session.execute(insert(OrderLine), line_rows)
+    return touched
+
+
+def record_refund(session: Session, external_id: str, amount_minor: int | None, now: datetime) -> int | None:
+    """Subtract a refund (the whole order when no amount is given); returns the contact, or None."""
+    order = session.scalars(select(Order).where(Order.external_id == external_id)).first()
+    if order is None:
+        return None
+    refund = order.total_minor if amount_minor is None else amount_minor
+    order.refunded_minor = min(order.total_minor, order.refunded_minor + max(refund, 0))
+    if order.status != "cancelled":
+        order.status = "refunded" if order.refunded_minor >= order.total_minor else "partially_refunded"
+    order.updated_at = now
+    return order.contact_id
+
+
+def record_cancellation(session: Session, external_id: str, now: datetime) -> int | None:
+    """Mark an order cancelled so it no longer counts; returns the contact, or None."""
+    order = session.scalars(select(Order).where(Order.external_id == external_id)).first()
+    if order is None:
+        return None
+    order.status = "cancelled"
+    order.updated_at = now
+    return order.contact_id
+
+
+def totals_for(session: Session, contact_ids: Iterable[int]) -> list[ContactOrderTotals]:
+    """Order count, revenue net of refunds, first and last order time, per contact."""
+    wanted = sorted(set(contact_ids))
+    counted = Order.status != "cancelled"
+    result: dict[int, ContactOrderTotals] = {
+        cid: ContactOrderTotals(
+            contact_id=cid, order_count=0, revenue_minor=0, first_order_at=None, last_order_at=None
+        )
+        for cid in wanted
+    }
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(
+                Order.contact_id,
+                func.count(Order.id),
+                func.coalesce(func.sum(Order.total_minor - Order.refunded_minor), 0),
+                func.min(Order.placed_at),
+                func.max(Order.placed_at),
+            )
+            .where(Order.contact_id.in_(wanted[start : start + 500]), counted)
+            .group_by(Order.contact_id)
+        )
+        for contact_id, count, revenue, first, last in rows:
+            result[contact_id] = ContactOrderTotals(
+                contact_id=contact_id,
+                order_count=int(count),
+                revenue_minor=int(revenue),
+                first_order_at=_aware(first),
+                last_order_at=_aware(last),
+            )
+    return list(result.values())
+
+
+def reassign_contact(session: Session, source_id: int, target_id: int) -> None:
+    """Move a merged profile's orders to the surviving profile."""
+    session.execute(update(Order).where(Order.contact_id == source_id).values(contact_id=target_id))
+
+
+def list_orders(
+    session: Session, *, contact_id: int | None = None, limit: int = 50, offset: int = 0
+) -> list[OrderOut]:
+    """Orders newest first, with their lines."""
+    stmt = select(Order).order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit).offset(offset)
+    if contact_id is not None:
+        stmt = stmt.where(Order.contact_id == contact_id)
+    orders = list(session.scalars(stmt))
+    lines: dict[int, list[OrderLineOut]] = {o.id: [] for o in orders}
+    if orders:
+        for line in session.scalars(
+            select(OrderLine).where(OrderLine.order_id.in_(list(lines))).order_by(OrderLine.id)
+        ):
+            lines[line.order_id].append(OrderLineOut.model_validate(line))
+    return [OrderOut.model_validate(o).model_copy(update={"lines": lines[o.id]}) for o in orders]
+
+
+def summary(session: Session, *, top: int = 10) -> OrdersSummary:
+    """Orders, buying and repeat customers, revenue and best sellers, for the shop owner's first look."""
+    counted = Order.status != "cancelled"
+    orders, revenue, first, last = session.execute(
+        select(
+            func.count(Order.id),
+            func.coalesce(func.sum(Order.total_minor - Order.refunded_minor), 0),
+            func.min(Order.placed_at),
+            func.max(Order.placed_at),
+        ).where(counted)
+    ).one()
+    per_contact = (
+        select(Order.contact_id, func.count(Order.id).label("n")).where(counted).group_by(Order.contact_id)
+    ).subquery()
+    buyers, repeaters = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((per_contact.c.n > 1, 1), else_=0)), 0))
+    ).one()
+    currency = session.scalar(
+        select(Order.currency).group_by(Order.currency).order_by(func.count().desc()).limit(1)
+    )
+    units = func.sum(OrderLine.quantity)
+    best = session.execute(
+        select(
+            OrderLine.product_external_id,
+            func.max(OrderLine.title),
+            units,
+            func.sum(OrderLine.quantity * OrderLine.price_minor),
+        )
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(counted)
+        .group_by(OrderLine.product_external_id)
+        .order_by(units.desc())
+        .limit(top)
+    )
+    return OrdersSummary(
+        orders=int(orders),
+        customers_with_orders=int(buyers),
+        repeat_customers=int(repeaters),
+        revenue_minor=int(revenue),
+        currency=currency,
+        first_order_at=_aware(first),
+        last_order_at=_aware(last),
+        top_products=[
+            TopProduct(product_external_id=pid, title=title, units=int(u), revenue_minor=int(r))
+            for pid, title, u, r in best
+        ],
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # Aggregates bypass the column type on SQLite, so min/max come back naive (or as text).
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return ensure_utc(value)
