@@ -8,6 +8,7 @@ process (a real server) ask for `fresh_database_url` instead.
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,23 +42,39 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "nodb: does not use the database")
 
 
-def _reset_postgres(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+def _admin_engine(url: str) -> Engine:
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def _scratch_postgres(url: str) -> Iterator[str]:
+    """A new PostgreSQL database next to the given one, dropped afterwards (parallel runs never collide)."""
+    name = f"mw_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine(url)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """One migrated database for the whole run."""
     if PG_URL:
-        _reset_postgres(PG_URL)
-        eng = make_engine(PG_URL)
-    else:
-        path = tmp_path_factory.mktemp("db") / "test.db"
-        eng = make_engine(f"sqlite:///{path}", sqlite_synchronous="OFF")
+        with _scratch_postgres(PG_URL) as url:
+            eng = make_engine(url)
+            upgrade(eng)
+            yield eng
+            eng.dispose()
+        return
+    path = tmp_path_factory.mktemp("db") / "test.db"
+    eng = make_engine(f"sqlite:///{path}", sqlite_synchronous="OFF")
     upgrade(eng)
     yield eng
     eng.dispose()
@@ -119,29 +136,17 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
 def fresh_database_url(tmp_path: Path) -> Iterator[str]:
     """A new, migrated, committed database of its own (SQLite file, or a new PostgreSQL database)."""
     if PG_URL:
-        name = f"mw_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(
-            PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-            if PG_URL.startswith("postgresql://")
-            else PG_URL,
-            isolation_level="AUTOCOMMIT",
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
-        eng = make_engine(url)
-        upgrade(eng)
-        eng.dispose()
-        yield url
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    else:
-        url = f"sqlite:///{tmp_path / 'fresh.db'}"
-        eng = make_engine(url)
-        upgrade(eng)
-        eng.dispose()
-        yield url
+        with _scratch_postgres(PG_URL) as url:
+            eng = make_engine(url)
+            upgrade(eng)
+            eng.dispose()
+            yield url
+        return
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    eng = make_engine(url)
+    upgrade(eng)
+    eng.dispose()
+    yield url
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
 """Queries over the catalog."""
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailwright.catalog.models import Product, ProductVariant
+from mailwright.core.db import table_of
 
 
 def products_by_external_id(session: Session, external_ids: Iterable[str]) -> dict[str, Product]:
@@ -26,3 +28,15 @@ def variants_by_external_id(session: Session, external_ids: Iterable[str]) -> di
         return {}
     rows = session.scalars(select(ProductVariant).where(ProductVariant.external_id.in_(wanted)))
     return {v.external_id: v for v in rows}
+
+
+def product_rows(session: Session, external_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Current values of products by store id, as plain rows (no ORM objects on the ingest path)."""
+    wanted = list(set(external_ids))
+    table = table_of(Product)
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(select(table).where(table.c.external_id.in_(wanted[start : start + 500])))
+        for row in rows.mappings():
+            found[row["external_id"]] = dict(row)
+    return found

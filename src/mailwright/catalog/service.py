@@ -2,13 +2,15 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailwright.catalog import repository
 from mailwright.catalog.models import Product, ProductVariant
 from mailwright.catalog.schemas import ProductIn, ProductOut, UpsertReport
+from mailwright.core.db import allocate_ids, table_of
 from mailwright.core.errors import NotFound
 
 _FIELDS = ("sku", "title", "url", "image_url", "price_minor", "currency", "categories", "in_stock")
@@ -26,49 +28,70 @@ def upsert_products(session: Session, products: Sequence[ProductIn], now: dateti
         else:
             changes = item.model_dump(exclude_unset=True, exclude_none=True)
             merged[item.external_id] = earlier.model_copy(update=changes)
-    existing = repository.products_by_external_id(session, merged)
+    table = table_of(Product)
+    existing = repository.product_rows(session, merged)
+    fresh_ids = iter(allocate_ids(session, table, sum(1 for k in merged if k not in existing)))
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    with_variants: list[tuple[int, ProductIn]] = []
     for external_id, item in merged.items():
-        product = existing.get(external_id)
-        if product is None:
-            product = Product(
-                external_id=external_id,
-                sku=item.sku,
-                title=item.title or "",
-                url=item.url,
-                image_url=item.image_url,
-                price_minor=item.price_minor,
-                currency=item.currency,
-                categories=list(item.categories or []),
-                in_stock=True if item.in_stock is None else item.in_stock,
-                created_at=now,
-                updated_at=now,
+        row = existing.get(external_id)
+        if row is None:
+            product_id = next(fresh_ids)
+            inserts.append(
+                {
+                    "id": product_id,
+                    "external_id": external_id,
+                    "sku": item.sku,
+                    "title": item.title or "",
+                    "url": item.url,
+                    "image_url": item.image_url,
+                    "price_minor": item.price_minor,
+                    "currency": item.currency,
+                    "categories": list(item.categories or []),
+                    "in_stock": True if item.in_stock is None else item.in_stock,
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
-            session.add(product)
             report.created += 1
         else:
-            changed = False
-            for name in _FIELDS:
-                value = getattr(item, name)
-                if value is not None and getattr(product, name) != value:
-                    setattr(product, name, list(value) if name == "categories" else value)
-                    changed = True
-            if changed:
-                product.updated_at = now
+            product_id = row["id"]
+            final = {
+                name: row[name] if getattr(item, name) is None else getattr(item, name) for name in _FIELDS
+            }
+            if any(final[name] != row[name] for name in _FIELDS):
+                updates.append(
+                    {"p_id": product_id, "p_updated_at": now, **{f"p_{k}": v for k, v in final.items()}}
+                )
                 report.updated += 1
         if item.variants:
-            _upsert_variants(session, product, item, now)
+            with_variants.append((product_id, item))
+    # Plain executemany on the table: one statement for all new rows, one for all changed rows.
+    if inserts:
+        session.execute(insert(table), inserts)
+    if updates:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("p_id"))
+            .values(
+                {name: bindparam(f"p_{name}", type_=table.c[name].type) for name in (*_FIELDS, "updated_at")}
+            ),
+            updates,
+        )
+    for product_id, item in with_variants:
+        _upsert_variants(session, product_id, item, now)
     return report
 
 
-def _upsert_variants(session: Session, product: Product, item: ProductIn, now: datetime) -> None:
-    session.flush()
+def _upsert_variants(session: Session, product_id: int, item: ProductIn, now: datetime) -> None:
     known = repository.variants_by_external_id(session, (v.external_id for v in item.variants))
     for variant in item.variants:
         row = known.get(variant.external_id)
         if row is None:
             session.add(
                 ProductVariant(
-                    product_id=product.id,
+                    product_id=product_id,
                     external_id=variant.external_id,
                     sku=variant.sku,
                     title=variant.title,

@@ -1,18 +1,19 @@
-"""Contact business logic: identity resolution and merges, traits, consent, roll-ups, erasure."""
+"""Contact business logic: profiles read back, consent vocabulary, order roll-ups, suppression, erasure."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from mailwright.contacts import repository
 from mailwright.contacts.identity import normalize_email
-from mailwright.contacts.models import Contact, ContactIdentity, Suppression
+from mailwright.contacts.models import Contact, Suppression
 from mailwright.contacts.schemas import ContactOut, OrderRollup
-from mailwright.core.errors import InvalidInput, NotFound
+from mailwright.core.db import UtcDateTime, table_of
+from mailwright.core.errors import NotFound
 from mailwright.core.ids import sha256_hex
 
 CONSENT_STATUSES = ("subscribed", "unsubscribed", "pending", "never_subscribed")
@@ -22,234 +23,37 @@ OPEN_ACTIVITY = "open"
 CLICK_ACTIVITY = "click"
 
 
-@dataclass(frozen=True)
-class Merge:
-    """A profile folded into another; the caller moves the other domains' rows (events, orders)."""
-
-    source_id: int
-    target_id: int
-
-
-@dataclass
-class IdentityResolver:
-    """Resolves (user id, anonymous id, email) to one contact per event across a batch.
-
-    Identities of the whole batch are loaded in one query; new profiles are created in memory and get
-    their ids at the caller's flush; two profiles that turn out to be one person are merged.
-    """
-
-    session: Session
-    now: datetime
-    merges: list[tuple[Contact, Contact]] = field(default_factory=list)
-    _by_key: dict[tuple[str, str], Contact] = field(default_factory=dict)
-    _merged: dict[int, Contact] = field(default_factory=dict)
-
-    def preload(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Load the contacts behind these identity keys with two queries."""
-        wanted = [k for k in set(keys) if k not in self._by_key]
-        if not wanted:
-            return
-        found = repository.identities_for(self.session, wanted)
-        contacts = repository.contacts_by_id(self.session, found.values())
-        for key, contact_id in found.items():
-            contact = contacts.get(contact_id)
-            if contact is not None:
-                self._by_key[key] = contact
-
-    def final(self, contact: Contact) -> Contact:
-        """Follow merges made earlier in the batch to the surviving profile."""
-        seen = 0
-        while id(contact) in self._merged and seen < 50:
-            contact = self._merged[id(contact)]
-            seen += 1
-        return contact
-
-    def resolve(self, *, user_id: str | None, anonymous_id: str | None, email: str | None) -> Contact:
-        """The one profile these identifiers belong to, created or merged as needed."""
-        keys: list[tuple[str, str]] = []
-        if user_id:
-            keys.append(("user_id", user_id))
-        if email:
-            keys.append(("email", email))
-        if anonymous_id:
-            keys.append(("anonymous_id", anonymous_id))
-        if not keys:
-            raise InvalidInput("an event needs a userId, an anonymousId or an email", field="userId")
-        self.preload(k for k in keys if k not in self._by_key)
-        matched: list[Contact] = []
-        for key in keys:
-            contact = self._by_key.get(key)
-            if contact is not None:
-                contact = self.final(contact)
-                if all(contact is not m for m in matched):
-                    matched.append(contact)
-        if not matched:
-            target = Contact(
-                email=email,
-                external_id=user_id,
-                consent_status="never_subscribed",
-                properties={},
-                order_count=0,
-                revenue_minor=0,
-                average_order_value_minor=0,
-                created_at=self.now,
-                updated_at=self.now,
-            )
-            self.session.add(target)
-        else:
-            target = matched[0]
-            for other in matched[1:]:
-                if _conflicting(target, other):
-                    # Two known customers (different store ids) never merge: the first identifier wins.
-                    continue
-                self._merge(other, target)
-        for key in keys:
-            owner = self._by_key.get(key)
-            if owner is not None and self.final(owner) is not target:
-                continue  # owned by a customer we refused to merge with
-            if owner is None:
-                self._attach(target, key)
-        if user_id and target.external_id is None:
-            target.external_id = user_id
-        if email and target.email is None and self.final(self._by_key[("email", email)]) is target:
-            target.email = email
-        return target
-
-    def _attach(self, contact: Contact, key: tuple[str, str]) -> None:
-        # Through the relationship, so a profile created in this batch gets its id first at flush.
-        self.session.add(ContactIdentity(kind=key[0], value=key[1], contact=contact, created_at=self.now))
-        self._by_key[key] = contact
-
-    def _merge(self, source: Contact, target: Contact) -> None:
-        self._merged[id(source)] = target
-        for key, owner in list(self._by_key.items()):
-            if owner is source:
-                self._by_key[key] = target
-        self.merges.append((source, target))
-
-    def flush(self) -> list[Merge]:
-        """Give new profiles their ids, write their identities, and fold merged profiles together."""
-        self.session.flush()
-        done: list[Merge] = []
-        for source, target in self.merges:
-            done.append(self._fold(source, target))
-        self.merges.clear()
-        if done:
-            self.session.flush()
-        return done
-
-    def _fold(self, source: Contact, target: Contact) -> Merge:
-        self.session.flush()
-        self.session.execute(
-            update(ContactIdentity)
-            .where(ContactIdentity.contact_id == source.id)
-            .values(contact_id=target.id)
-        )
-        # The known profile keeps what it has; the anonymous one only fills gaps.
-        for column in (
-            "email",
-            "external_id",
-            "first_name",
-            "last_name",
-            "phone",
-            "locale",
-            "timezone",
-            "country",
-            "city",
-            "currency",
-            "birthday",
-            "signup_source",
-        ):
-            if getattr(target, column) is None and getattr(source, column) is not None:
-                value = getattr(source, column)
-                if column in ("email", "external_id"):
-                    setattr(source, column, None)
-                    self.session.flush()
-                setattr(target, column, value)
-        target.properties = {**(source.properties or {}), **(target.properties or {})}
-        for column in ("last_site_activity_at", "last_open_at", "last_click_at", "last_event_at"):
-            target_value, source_value = getattr(target, column), getattr(source, column)
-            if source_value is not None and (target_value is None or source_value > target_value):
-                setattr(target, column, source_value)
-        if source.consent_updated_at and (
-            target.consent_updated_at is None or source.consent_updated_at > target.consent_updated_at
-        ):
-            target.consent_status = source.consent_status
-            target.consent_updated_at = source.consent_updated_at
-            target.consent_source = source.consent_source
-        source.email = None
-        source.external_id = None
-        source.merged_into_id = target.id
-        target.updated_at = self.now
-        return Merge(source_id=source.id, target_id=target.id)
-
-
-def _conflicting(a: Contact, b: Contact) -> bool:
-    return a.external_id is not None and b.external_id is not None and a.external_id != b.external_id
-
-
-def apply_profile_fields(contact: Contact, fields: dict[str, Any], now: datetime) -> None:
-    """Set validated profile fields (from traits) on a contact; custom properties are merged."""
-    changed = False
-    for key, value in fields.items():
-        if key == "email":
-            continue  # the resolver owns email, since it decides merges
-        if key == "properties":
-            merged = {**(contact.properties or {}), **value}
-            if merged != contact.properties:
-                contact.properties = merged
-                changed = True
-        elif getattr(contact, key) != value:
-            setattr(contact, key, value)
-            changed = True
-    if changed:
-        contact.updated_at = now
-
-
-def set_consent(contact: Contact, status: str, *, source: str, at: datetime) -> None:
-    """Record a consent change with its time and source; an older change never overwrites a newer one."""
-    if status not in CONSENT_STATUSES:
-        raise InvalidInput(f"unknown consent status {status!r}", field="consent_status")
-    if contact.consent_updated_at is not None and at < contact.consent_updated_at:
-        return
-    contact.consent_status = status
-    contact.consent_updated_at = at
-    contact.consent_source = source
-    contact.updated_at = max(contact.updated_at, at)
-
-
-def note_activity(contact: Contact, kind: str | None, at: datetime) -> None:
-    """Move the activity roll-ups forward (never backward: events can arrive out of order)."""
-    if contact.last_event_at is None or at > contact.last_event_at:
-        contact.last_event_at = at
-    column = {
-        SITE_ACTIVITY: "last_site_activity_at",
-        OPEN_ACTIVITY: "last_open_at",
-        CLICK_ACTIVITY: "last_click_at",
-    }.get(kind or "")
-    if column is not None:
-        current = getattr(contact, column)
-        if current is None or at > current:
-            setattr(contact, column, at)
-
-
 def apply_order_rollups(session: Session, rollups: Iterable[OrderRollup], now: datetime) -> None:
-    """Store the order aggregates the orders domain computed for these contacts."""
-    for rollup in rollups:
-        average = rollup.revenue_minor // rollup.order_count if rollup.order_count else 0
-        session.execute(
-            update(Contact)
-            .where(Contact.id == rollup.contact_id)
-            .values(
-                order_count=rollup.order_count,
-                revenue_minor=rollup.revenue_minor,
-                average_order_value_minor=average,
-                first_order_at=rollup.first_order_at,
-                last_order_at=rollup.last_order_at,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session="fetch")
+    """Store the order aggregates the orders domain computed for these contacts (one executemany)."""
+    rows = [
+        {
+            "p_id": r.contact_id,
+            "p_count": r.order_count,
+            "p_revenue": r.revenue_minor,
+            "p_average": r.revenue_minor // r.order_count if r.order_count else 0,
+            "p_first": r.first_order_at,
+            "p_last": r.last_order_at,
+            "p_now": now,
+        }
+        for r in rollups
+    ]
+    if not rows:
+        return
+    stamp = UtcDateTime()
+    session.execute(
+        update(table_of(Contact))
+        .where(table_of(Contact).c.id == bindparam("p_id"))
+        .values(
+            order_count=bindparam("p_count"),
+            revenue_minor=bindparam("p_revenue"),
+            average_order_value_minor=bindparam("p_average"),
+            first_order_at=bindparam("p_first", type_=stamp),
+            last_order_at=bindparam("p_last", type_=stamp),
+            updated_at=bindparam("p_now", type_=stamp),
         )
+        .execution_options(synchronize_session=False),
+        rows,
+    )
 
 
 def get_profile(session: Session, contact_id: int) -> ContactOut:
@@ -283,6 +87,43 @@ def count_profiles(session: Session) -> int:
     return int(
         session.scalar(select(func.count()).select_from(Contact).where(Contact.merged_into_id.is_(None))) or 0
     )
+
+
+@dataclass(frozen=True)
+class CountryFigures:
+    """Profiles of one country (None: unknown) and their order roll-ups."""
+
+    country: str | None
+    customers: int
+    buyers: int
+    orders: int
+    revenue_minor: int
+
+
+def country_breakdown(
+    session: Session, *, by: Literal["customers", "revenue"] = "customers", limit: int = 10
+) -> list[CountryFigures]:
+    """Live profiles per country with their orders and revenue (from the roll-ups), largest first."""
+    customers = func.count(Contact.id)
+    revenue = func.coalesce(func.sum(Contact.revenue_minor), 0)
+    ranked = (customers, revenue) if by == "customers" else (revenue, customers)
+    rows = session.execute(
+        select(
+            Contact.country,
+            customers,
+            func.coalesce(func.sum(case((Contact.order_count > 0, 1), else_=0)), 0),
+            func.coalesce(func.sum(Contact.order_count), 0),
+            revenue,
+        )
+        .where(Contact.merged_into_id.is_(None))
+        .group_by(Contact.country)
+        .order_by(ranked[0].desc(), ranked[1].desc(), Contact.country)
+        .limit(limit)
+    )
+    return [
+        CountryFigures(country=country, customers=int(n), buyers=int(b), orders=int(o), revenue_minor=int(r))
+        for country, n, b, o, r in rows
+    ]
 
 
 def contact_ids_for_external(session: Session, external_ids: Iterable[str]) -> dict[str, int]:

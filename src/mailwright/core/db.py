@@ -3,7 +3,18 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -98,3 +109,40 @@ class Database:
     def dialect(self) -> str:
         """'sqlite' or 'postgresql'."""
         return self.engine.dialect.name
+
+
+def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
+    """Reserve `count` primary keys of `table` so bulk inserts need no RETURNING round trip per row.
+
+    The ORM inserts rows one by one when it must read back each generated key; with keys given up
+    front it sends one executemany. PostgreSQL hands out keys from the table's sequence; SQLite has no
+    sequence, but the write transaction (BEGIN IMMEDIATE) is exclusive, so max(id) is stable while we
+    hold it and the next free key is remembered on the session for later calls in the same transaction.
+    """
+    if count <= 0:
+        return []
+    # No autoflush: the rows waiting for these keys must not be flushed (and keyed) by this very query.
+    with session.no_autoflush:
+        return _allocate(session, table, count)
+
+
+def _allocate(session: Session, table: Table, count: int) -> list[int]:
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+            {"table": table.name, "n": count},
+        )
+        return [int(r[0]) for r in rows]
+    cache: dict[str, int] = session.info.setdefault("next_ids", {})
+    start = cache.get(table.name)
+    if start is None:
+        start = int(session.execute(text(f"SELECT coalesce(max(id), 0) + 1 FROM {table.name}")).scalar_one())
+    cache[table.name] = start + count
+    return list(range(start, start + count))
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table behind a mapped class (typed: plain `__table__` is only a FromClause to mypy)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

@@ -86,6 +86,9 @@ class IncomingEvent:
     refund_minor: int | None = None
     cancel_order_id: str | None = None
     erase: bool = False
+    # A store's catalog change (a Shopify product webhook): upserts `products`, belongs to no contact,
+    # and is not stored as an event row.
+    catalog_only: bool = False
 
 
 class RejectedItem(BaseModel):

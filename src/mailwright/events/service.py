@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from mailwright.catalog import service as catalog
 from mailwright.contacts import service as contacts
-from mailwright.contacts.models import Contact
+from mailwright.contacts.bulk import BatchProfiles
 from mailwright.contacts.schemas import OrderRollup
+from mailwright.core.db import table_of
 from mailwright.core.uow import UnitOfWork
 from mailwright.events import repository
 from mailwright.events import vocabulary as v
@@ -48,46 +49,47 @@ def ingest(
             continue
         seen.add(event.message_id)
         fresh.append(event)
+    catalog_changes = [product for event in fresh if event.catalog_only for product in event.products]
+    if catalog_changes:
+        catalog.upsert_products(session, catalog_changes, now)
+    fresh = [event for event in fresh if not event.catalog_only]
     if not fresh:
         return result
 
-    resolver = contacts.IdentityResolver(session, now)
-    resolver.preload(_identity_keys(fresh))
-    owners: list[Contact] = []
+    profiles = BatchProfiles(session, now)
+    profiles.preload(_identity_keys(fresh))
+    # Ids for the profiles this batch creates, in one round trip (an upper bound; gaps are harmless).
+    profiles.reserve(sum(1 for e in fresh if not any(profiles.known(k) for k in _identity_keys([e]))))
+    owners: list[int] = []
     for event in fresh:
         if event.type == "alias" and event.previous_id:
             # alias(previousId -> userId): the earlier identity is the same person as the new one.
-            resolver.resolve(user_id=event.user_id, anonymous_id=event.previous_id, email=None)
+            profiles.resolve(user_id=event.user_id, anonymous_id=event.previous_id, email=None)
         owners.append(
-            resolver.resolve(user_id=event.user_id, anonymous_id=event.anonymous_id, email=event.email)
+            profiles.resolve(user_id=event.user_id, anonymous_id=event.anonymous_id, email=event.email)
         )
-    merges = resolver.flush()
-    for merge in merges:
-        repository.reassign_contact(session, merge.source_id, merge.target_id)
-        orders.reassign_contact(session, merge.source_id, merge.target_id)
-    owners = [resolver.final(owner) for owner in owners]
+    owners = [profiles.final(owner) for owner in owners]
 
-    order_contacts: set[int] = {m.target_id for m in merges}
     products = []
     new_orders: list[OrderIn] = []
     erase_ids: set[int] = set()
     rows: list[dict[str, Any]] = []
-    for event, contact in zip(fresh, owners, strict=True):
+    for event, contact_id in zip(fresh, owners, strict=True):
         if event.profile:
-            contacts.apply_profile_fields(contact, event.profile, now)
+            profiles.set_fields(contact_id, event.profile)
         if event.consent is not None:
-            contacts.set_consent(contact, event.consent, source=event.source, at=event.consent_at or now)
+            profiles.set_consent(contact_id, event.consent, event.source, event.consent_at or now)
         activity = (
             contacts.SITE_ACTIVITY if event.name in v.SITE_ACTIVITY_EVENTS else _ACTIVITY_KIND.get(event.name)
         )
-        contacts.note_activity(contact, activity, event.occurred_at)
+        profiles.note_activity(contact_id, activity, event.occurred_at)
         products.extend(event.products)
         if event.order is not None:
             draft = event.order
             new_orders.append(
                 OrderIn(
                     external_id=draft.external_id,
-                    contact_id=contact.id,
+                    contact_id=contact_id,
                     placed_at=event.occurred_at,
                     currency=draft.currency,
                     total_minor=draft.total_minor,
@@ -101,11 +103,11 @@ def ingest(
                 )
             )
         if event.erase:
-            erase_ids.add(contact.id)
+            erase_ids.add(contact_id)
         rows.append(
             {
                 "message_id": event.message_id,
-                "contact_id": contact.id,
+                "contact_id": contact_id,
                 "type": event.type,
                 "name": event.name,
                 "properties": event.properties,
@@ -114,6 +116,11 @@ def ingest(
                 "source": event.source,
             }
         )
+    merges = profiles.write()
+    for merge in merges:
+        repository.reassign_contact(session, merge.source_id, merge.target_id)
+        orders.reassign_contact(session, merge.source_id, merge.target_id)
+    order_contacts: set[int] = {m.target_id for m in merges}
     if products:
         catalog.upsert_products(session, products, now)
     order_contacts |= orders.record_orders(session, new_orders, now)
@@ -126,7 +133,6 @@ def ingest(
             touched = orders.record_cancellation(session, event.cancel_order_id, now)
             if touched is not None:
                 order_contacts.add(touched)
-    session.flush()
     _insert_events(session, rows)
     if order_contacts:
         totals = orders.totals_for(session, order_contacts)
@@ -134,7 +140,7 @@ def ingest(
     for contact_id in erase_ids:
         contacts.erase(session, contact_id, source="ingest", now=now)
     result.accepted = len(rows)
-    result.contact_ids = sorted({c.id for c in owners} - erase_ids)
+    result.contact_ids = sorted(set(owners) - erase_ids)
     if notify and result.contact_ids:
         uow.enqueue(
             EVENTS_INGESTED_JOB, contact_ids=result.contact_ids, names=sorted({e.name for e in fresh})
@@ -160,11 +166,15 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
     # ON CONFLICT DO NOTHING: a concurrent request with the same messageId must not fail the batch.
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        session.execute(postgresql.insert(Event).on_conflict_do_nothing(index_elements=["message_id"]), rows)
+        session.execute(
+            postgresql.insert(table_of(Event)).on_conflict_do_nothing(index_elements=["message_id"]), rows
+        )
     elif dialect == "sqlite":
-        session.execute(sqlite.insert(Event).on_conflict_do_nothing(index_elements=["message_id"]), rows)
+        session.execute(
+            sqlite.insert(table_of(Event)).on_conflict_do_nothing(index_elements=["message_id"]), rows
+        )
     else:
-        session.execute(insert(Event), rows)
+        session.execute(insert(table_of(Event)), rows)
 
 
 def list_events(

@@ -2,11 +2,13 @@
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailwright.core.clock import ensure_utc
+from mailwright.core.db import allocate_ids, table_of
 from mailwright.orders.models import Order, OrderLine
 from mailwright.orders.schemas import (
     ContactOrderTotals,
@@ -53,13 +55,15 @@ def record_orders(session: Session, orders: Sequence[OrderIn], now: datetime) ->
         order.updated_at = now
         touched.add(data.contact_id)
         line_sets.append((order, data))
+    for order, new_id in zip(new_rows, allocate_ids(session, table_of(Order), len(new_rows)), strict=True):
+        order.id = new_id
     session.add_all(new_rows)
     session.flush()
     line_rows = [
         {"order_id": order.id, **line.model_dump()} for order, data in line_sets for line in data.lines
     ]
     if line_rows:
-        session.execute(insert(OrderLine), line_rows)
+        session.execute(insert(table_of(OrderLine)), line_rows)
     return touched
 
 
@@ -188,6 +192,27 @@ def summary(session: Session, *, top: int = 10) -> OrdersSummary:
             for pid, title, u, r in best
         ],
     )
+
+
+def top_products(
+    session: Session, *, by: Literal["units", "revenue"] = "revenue", limit: int = 10
+) -> list[TopProduct]:
+    """Best sellers by units or by revenue (cancelled orders excluded)."""
+    units = func.sum(OrderLine.quantity)
+    revenue = func.sum(OrderLine.quantity * OrderLine.price_minor)
+    ranked = (revenue, units) if by == "revenue" else (units, revenue)
+    rows = session.execute(
+        select(OrderLine.product_external_id, func.max(OrderLine.title), units, revenue)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.status != "cancelled")
+        .group_by(OrderLine.product_external_id)
+        .order_by(ranked[0].desc(), ranked[1].desc(), OrderLine.product_external_id)
+        .limit(limit)
+    )
+    return [
+        TopProduct(product_external_id=pid, title=title, units=int(u), revenue_minor=int(r))
+        for pid, title, u, r in rows
+    ]
 
 
 def _aware(value: datetime | None) -> datetime | None:
