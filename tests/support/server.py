@@ -1,6 +1,7 @@
 """Start the real `mailwright serve` process on a free loopback port."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -30,32 +31,45 @@ def mailwright(args: list[str], env: dict[str, str]) -> subprocess.CompletedProc
     )
 
 
-@contextmanager
-def running_server(env: dict[str, str]) -> Iterator[str]:
-    """A `mailwright serve` process; yields its base URL and kills it afterwards."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mailwright", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+class ServerProcess:
+    """One `mailwright serve` process that a test can kill with SIGKILL and start again on its port."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = {**os.environ, **env}
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mailwright", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
             except httpx.TransportError:
                 pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                output = proc.stdout.read().decode() if proc.stdout else ""
-                raise RuntimeError(f"server did not start: {output}")
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start (exit {self.proc.poll()})")
             time.sleep(0.1)
-        yield base
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+@contextmanager
+def running_server(env: dict[str, str]) -> Iterator[str]:
+    """A `mailwright serve` process; yields its base URL and kills it afterwards."""
+    server = ServerProcess(env)
+    server.start()
+    try:
+        yield server.base
     finally:
-        proc.kill()
-        proc.wait(timeout=10)
-        if proc.stdout:
-            proc.stdout.close()
+        server.kill()

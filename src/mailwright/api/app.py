@@ -8,7 +8,9 @@ from mailwright.core.runtime import Runtime
 from mailwright.core.web import install_problem_handlers
 from mailwright.events.router import admin_router as events_admin_router
 from mailwright.events.router import router as ingest_router
+from mailwright.events.shopify_router import router as shopify_router
 from mailwright.orders.router import router as orders_router
+from mailwright.templates.router import router as templates_router
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -20,7 +22,15 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
-    for router in (ingest_router, contacts_router, catalog_router, orders_router, events_admin_router):
+    for router in (
+        ingest_router,
+        shopify_router,
+        contacts_router,
+        catalog_router,
+        orders_router,
+        events_admin_router,
+        templates_router,
+    ):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")

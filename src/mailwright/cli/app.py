@@ -8,8 +8,10 @@ import uvicorn
 
 from mailwright.api.app import create_app
 from mailwright.cli.common import build_runtime, console, domain_errors, print_json
+from mailwright.cli.demo import demo
 from mailwright.cli.imports import import_app
 from mailwright.cli.render import render_contact
+from mailwright.cli.templates import templates_app
 from mailwright.contacts import service as contacts
 from mailwright.core.keys import create_key
 from mailwright.events import service as events
@@ -25,6 +27,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
+app.add_typer(templates_app, name="templates")
+app.command("demo")(demo)
 
 
 @app.command()

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import click
 import typer
 from pydantic import BaseModel
 from rich.console import Console
@@ -23,6 +24,10 @@ err_console = Console(stderr=True)
 def build_runtime(*, migrate: bool = True, settings: Settings | None = None) -> Runtime:
     """The runtime for a CLI command, with the schema brought up to date on the embedded default."""
     runtime = Runtime(settings or Settings(), registry=build_registry())
+    # Close the connection pool when the command ends (tests run many commands in one process).
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(runtime.database.engine.dispose)
     if migrate:
         upgrade(runtime.database.engine)
     return runtime

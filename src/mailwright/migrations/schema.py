@@ -8,9 +8,10 @@ from mailwright.core import models as core_models
 from mailwright.core.db import Base
 from mailwright.events import models as event_models
 from mailwright.orders import models as order_models
+from mailwright.templates import models as template_models
 
 # Importing the modules registers their tables; naming them keeps the imports from looking unused.
-DOMAIN_MODELS = (core_models, contact_models, catalog_models, order_models, event_models)
+DOMAIN_MODELS = (core_models, contact_models, catalog_models, order_models, event_models, template_models)
 
 
 def target_metadata() -> MetaData:

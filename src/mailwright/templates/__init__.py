@@ -1,0 +1,1 @@
+"""Sandboxed templates, responsive layout, blocks, localization and the built-in library."""
