@@ -33,11 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 BATCHES = int(os.environ.get("BENCH_BATCHES", "300"))
 PER_BATCH = 100
 CLIENT_THREADS = 3
+PRICES: list[float] = []
 
 
 def make_batches(seed: int = 7) -> list[list[dict[str, Any]]]:
     """A mix of identify (10 %), page (30 %), product (45 %) and order (15 %) calls over 5,000 shoppers."""
     rng = random.Random(seed)
+    # A product has one price, as in a real catalog.
+    PRICES.extend(round(rng.uniform(2, 80), 2) for _ in range(2000))
     start = datetime(2026, 1, 1, tzinfo=UTC)
     batches = []
     for b in range(BATCHES):
@@ -83,20 +86,21 @@ def make_batches(seed: int = 7) -> list[list[dict[str, Any]]]:
                         "properties": {
                             "product_id": f"p{pid}",
                             "name": f"Product {pid}",
-                            "price": round(rng.uniform(2, 80), 2),
+                            "price": PRICES[pid],
                             "category": "Home",
                         },
                     }
                 )
             else:
+                picks = [rng.randrange(2000) for _ in range(rng.randint(1, 4))]
                 lines = [
                     {
-                        "product_id": f"p{rng.randrange(2000)}",
-                        "name": "Thing",
+                        "product_id": f"p{pid}",
+                        "name": f"Product {pid}",
                         "quantity": rng.randint(1, 3),
-                        "price": round(rng.uniform(2, 80), 2),
+                        "price": PRICES[pid],
                     }
-                    for _ in range(rng.randint(1, 4))
+                    for pid in picks
                 ]
                 items.append(
                     {

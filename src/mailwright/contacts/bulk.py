@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import cast
@@ -303,24 +303,23 @@ class BatchProfiles:
         )
 
     def _write_activity(self) -> None:
-        columns = ("last_event_at", *ACTIVITY_COLUMNS.values())
-        rows = []
+        # Grouped by which roll-ups move, so each statement only carries the columns it changes.
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for contact_id, pending in self._pending.items():
             if pending.activity:
-                rows.append({"p_id": contact_id, **{f"p_{c}": pending.activity.get(c) for c in columns}})
-        if not rows:
-            return
-        values: dict[str, ColumnElement[Any]] = {}
-        for column in columns:
-            new = bindparam(f"p_{column}", type_=UtcDateTime())
-            current = CONTACTS.c[column]
-            values[column] = case(
-                (and_(new.is_not(None), or_(current.is_(None), current < new)), new), else_=current
+                columns = tuple(sorted(pending.activity))
+                groups[columns].append(
+                    {"p_id": contact_id, **{f"p_{c}": at for c, at in pending.activity.items()}}
+                )
+        for columns, rows in groups.items():
+            values: dict[str, ColumnElement[Any]] = {}
+            for column in columns:
+                new = bindparam(f"p_{column}", type_=UtcDateTime())
+                current = CONTACTS.c[column]
+                values[column] = case((or_(current.is_(None), current < new), new), else_=current)
+            self.session.execute(
+                update(CONTACTS).where(CONTACTS.c.id == bindparam("p_id")).values(values), rows
             )
-        self.session.execute(
-            update(CONTACTS).where(CONTACTS.c.id == bindparam("p_id")).values(values),
-            rows,
-        )
 
 
 def _json_merge(session: Session, new: Any) -> ColumnElement[Any]:

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailwright.contacts.models import Contact, ContactIdentity, Suppression
@@ -10,18 +10,21 @@ from mailwright.contacts.models import Contact, ContactIdentity, Suppression
 
 def identities_for(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Map (kind, value) identity keys to contact ids, for those that exist."""
-    wanted = list(set(keys))
+    by_kind: dict[str, set[str]] = {}
+    for kind, value in keys:
+        by_kind.setdefault(kind, set()).add(value)
     found: dict[tuple[str, str], int] = {}
-    # Chunked so a large import never hits a bind-parameter limit.
-    for start in range(0, len(wanted), 400):
-        chunk = wanted[start : start + 400]
-        rows = session.execute(
-            select(ContactIdentity.kind, ContactIdentity.value, ContactIdentity.contact_id).where(
-                tuple_(ContactIdentity.kind, ContactIdentity.value).in_(chunk)
+    # One query per kind so the (kind, value) unique index is used; chunked for bind-parameter limits.
+    for kind, values in by_kind.items():
+        wanted = sorted(values)
+        for start in range(0, len(wanted), 500):
+            rows = session.execute(
+                select(ContactIdentity.value, ContactIdentity.contact_id).where(
+                    ContactIdentity.kind == kind, ContactIdentity.value.in_(wanted[start : start + 500])
+                )
             )
-        )
-        for kind, value, contact_id in rows:
-            found[(kind, value)] = contact_id
+            for value, contact_id in rows:
+                found[(kind, value)] = contact_id
     return found
 
 

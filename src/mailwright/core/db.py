@@ -1,8 +1,10 @@
 """Database engine, column types shared by every domain, and the unit of work."""
 
-from datetime import datetime
+import threading
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -58,6 +60,34 @@ class UtcDateTime(TypeDecorator[datetime]):
         """Always hand back an aware UTC datetime."""
         return None if value is None else ensure_utc(value)
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """On SQLite, write the text form directly (the same format SQLAlchemy's DATETIME uses)."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def to_text(value: datetime | None) -> str | None:
+            # One step instead of two processors: this runs for every timestamp of every ingested event.
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return to_text
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """On SQLite, parse the stored text straight into an aware UTC datetime."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def from_text(value: str | datetime | None) -> datetime | None:
+            if value is None:
+                return None
+            moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+        return from_text
+
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON text on SQLite.
 JsonType = JSON().with_variant(JSONB(), "postgresql")
@@ -65,15 +95,29 @@ JsonType = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
+def _json_dumps(value: Any) -> str:
+    # orjson is several times faster than the json module on the ingest path (event properties).
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     """An engine with the pragmas and transaction handling Mailwright relies on."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
+        )
     memory = url in ("sqlite://", "sqlite:///:memory:")
     engine = create_engine(
         url,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
         connect_args={"check_same_thread": False, "timeout": 30},
         poolclass=StaticPool if memory else None,
     )
@@ -104,6 +148,11 @@ class Database:
     def __init__(self, engine: Engine, session_factory: sessionmaker[Session] | None = None) -> None:
         self.engine = engine
         self.session_factory = session_factory or sessionmaker(engine, expire_on_commit=False)
+        # SQLite runs one write transaction at a time (BEGIN IMMEDIATE). Threads of this process queue
+        # on a lock instead of in SQLite's busy handler, which polls with sleeps of up to 100 ms.
+        self.transaction_lock: threading.RLock | None = (
+            threading.RLock() if engine.dialect.name == "sqlite" else None
+        )
 
     @property
     def dialect(self) -> str:

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,8 +17,10 @@ class Settings(BaseSettings):
         default="sqlite:///./var/mailwright.db",
         description="SQLAlchemy URL; SQLite (embedded) or PostgreSQL (postgresql+psycopg://...).",
     )
-    # FULL makes every acknowledged event survive a power cut, not only a process crash.
-    sqlite_synchronous: str = "FULL"
+    # NORMAL (with WAL): a committed event survives a crash or kill of the process, and the file is never
+    # corrupted; a power cut may lose the last transactions. FULL also survives power cuts, at an fsync
+    # per commit (about a fifth of the ingest rate here). Production runs on PostgreSQL anyway.
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "NORMAL"
     admin_token: SecretStr | None = None
     shopify_webhook_secret: SecretStr | None = None
     shop_name: str = "Mailwright Demo Shop"

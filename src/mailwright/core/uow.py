@@ -74,6 +74,21 @@ def open_unit_of_work(
     database: Database, clock: Clock, *, on_jobs_committed: Callable[[], None] | None = None
 ) -> Iterator[UnitOfWork]:
     """A unit of work that commits when the block ends and rolls back if it raises."""
+    lock = database.transaction_lock
+    if lock is not None:
+        lock.acquire()
+    try:
+        with _unit_of_work(database, clock, on_jobs_committed) as uow:
+            yield uow
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+@contextmanager
+def _unit_of_work(
+    database: Database, clock: Clock, on_jobs_committed: Callable[[], None] | None
+) -> Iterator[UnitOfWork]:
     uow = UnitOfWork(database, clock)
     try:
         yield uow

@@ -6,16 +6,15 @@ and each contact's roll-ups are computed once. Message ids come from the custome
 so a second run stores nothing new and an interrupted run is completed by running it again.
 """
 
+from __future__ import annotations
+
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from mailwright.catalog import service as catalog
 from mailwright.catalog.schemas import ProductIn
@@ -30,6 +29,9 @@ from mailwright.events.imports.schemas import OnlineRetailReport
 from mailwright.events.schemas import IncomingEvent, OrderDraft
 from mailwright.events.service import ingest
 from mailwright.orders.schemas import OrderLineIn
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 UowFactory = Callable[[], AbstractContextManager[UnitOfWork]]
 # Called after each batch with (invoices done, invoices in all).
@@ -86,6 +88,10 @@ class _Customer:
 
 def load_frame(path: Path, *, limit_customers: int | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
     """Purchase rows (returns, adjustments and guest checkouts dropped), UTC times, ids as text."""
+    # pandas loads only for this import, so every other CLI command starts quickly.
+    import numpy as np
+    import pandas as pd
+
     source = find_parquet(path)
     try:
         frame = pd.read_parquet(source, columns=list(COLUMNS))
