@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from mailwright.api.profiles import router as profiles_router
 from mailwright.catalog.router import router as catalog_router
 from mailwright.contacts.router import router as contacts_router
 from mailwright.core.runtime import Runtime
@@ -26,6 +27,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         ingest_router,
         shopify_router,
         contacts_router,
+        profiles_router,
         catalog_router,
         orders_router,
         events_admin_router,

@@ -24,10 +24,3 @@ def list_contacts(
             found = service.find_by_email(uow.session, email)
             return [found] if found else []
         return service.list_profiles(uow.session, limit=limit, offset=offset)
-
-
-@router.get("/{contact_id}", summary="A contact's profile, roll-ups and recent events")
-def get_contact(contact_id: int, runtime: RuntimeDep) -> ContactOut:
-    """One contact by id."""
-    with runtime.uow() as uow:
-        return service.get_profile(uow.session, contact_id)
