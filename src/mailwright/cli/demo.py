@@ -17,9 +17,11 @@ from mailwright.core.settings import Settings
 from mailwright.events.imports.online_retail import customer_email, find_parquet, import_online_retail
 from mailwright.events.imports.overview import CountryLine, ShopOverview, shop_overview
 from mailwright.orders.schemas import TopProduct
+from mailwright.templates.service import write_builtin_previews
 
 # The demo always owns this file: it is deleted and rebuilt on every run, whatever else is configured.
 DEMO_DATABASE = Path("var/demo.db")
+PREVIEWS = Path("var/previews")
 DATA_FOLDER = Path("../shared/data/online_retail")
 # A customer with several orders: a good first profile to open.
 EXAMPLE_CUSTOMER = "12347"
@@ -85,6 +87,10 @@ def demo(
             progress.close()
             with runtime.uow() as uow:
                 overview = shop_overview(uow.session, example_email=customer_email(EXAMPLE_CUSTOMER))
+            previews: list[Path] = []
+            if overview.example_email:
+                # Every built-in template as this real customer would get it, to open in a browser.
+                previews = write_builtin_previews(runtime, PREVIEWS, overview.example_email)
     finally:
         progress.close()
     seconds = round(time.perf_counter() - started, 1)
@@ -95,11 +101,23 @@ def demo(
     )
     if as_json:
         print_json(
-            {"database": url, "import": report, "overview": overview, "seconds": seconds, "next": show}
+            {
+                "database": url,
+                "import": report,
+                "overview": overview,
+                "previews": [str(p) for p in previews],
+                "seconds": seconds,
+                "next": show,
+            }
         )
         return
     render_online_retail_report(report)
     render_overview(overview)
+    if previews:
+        console.print(
+            f"{len(previews)} template previews for {overview.example_email} written to {PREVIEWS}/",
+            highlight=False,
+        )
     console.print(f"Demo built in {seconds:.1f} s.")
     if show:
         console.print("Look at one customer:", highlight=False)
