@@ -152,6 +152,16 @@ async def batch(request: Request, runtime: RuntimeDep) -> JSONResponse:
     if not isinstance(items, list):
         raise InvalidInput("batch must be a list of messages", field="batch")
     context = body.get("context") if isinstance(body.get("context"), dict) else None
+    # Validation and storage run together on one worker thread: the event loop stays free to read the
+    # next request, and the two halves do not hand the GIL back and forth.
+    result = await run_in_threadpool(_parse_and_store, runtime, key, items, context)
+    return _response(result, len(items))
+
+
+def _parse_and_store(
+    runtime: Runtime, key: str, items: list[Any], context: dict[str, Any] | None
+) -> IngestResult:
+    settings = runtime.settings
     events, rejected = segment.parse_batch(
         items,
         received_at=runtime.clock.now(),
@@ -159,8 +169,7 @@ async def batch(request: Request, runtime: RuntimeDep) -> JSONResponse:
         max_event_bytes=settings.max_event_bytes,
         context=context,
     )
-    result = await run_in_threadpool(_store, runtime, key, events, rejected)
-    return _response(result, len(items))
+    return _store(runtime, key, events, rejected)
 
 
 admin_router = APIRouter(prefix="/api/v1/events", tags=["events"], dependencies=[Depends(require_admin)])
