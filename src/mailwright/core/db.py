@@ -1,6 +1,8 @@
 """Database engine, column types shared by every domain, and the unit of work."""
 
+import hashlib
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -195,3 +197,38 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+# Past this many distinct keys a transaction takes one global lock instead (PostgreSQL's lock table is
+# shared and finite: max_locks_per_transaction x max_connections).
+_MAX_KEY_LOCKS = 512
+_GLOBAL_KEY = "mailwright:global-ingest"
+
+
+def lock_keys(session: Session, keys: Iterable[str]) -> None:
+    """Serialize concurrent transactions that touch the same natural keys, until this one ends.
+
+    Two PostgreSQL transactions that both see "no contact for user 42" would both create one; holding a
+    transaction-scoped advisory lock per key (taken in sorted order, so two batches never deadlock)
+    makes the second wait and then see the first one's rows. SQLite needs nothing: it runs one write
+    transaction at a time.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    wanted = set(keys)
+    if not wanted:
+        return
+    if len(wanted) > _MAX_KEY_LOCKS:
+        wanted = {_GLOBAL_KEY}
+    ids = sorted(
+        {
+            int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big", signed=True)
+            for k in wanted
+        }
+    )
+    session.execute(
+        text(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(CAST(:ids AS bigint[])) AS k ORDER BY k) s"
+        ),
+        {"ids": ids},
+    )

@@ -11,7 +11,7 @@ from mailwright.catalog import service as catalog
 from mailwright.contacts import service as contacts
 from mailwright.contacts.bulk import BatchProfiles
 from mailwright.contacts.schemas import OrderRollup
-from mailwright.core.db import table_of
+from mailwright.core.db import lock_keys, table_of
 from mailwright.core.uow import UnitOfWork
 from mailwright.events import repository
 from mailwright.events import vocabulary as v
@@ -41,6 +41,8 @@ def ingest(
     session = uow.session
     now = uow.now()
     result = IngestResult(rejected=list(rejected))
+    # Concurrent batches naming the same customer, product, order or message wait for each other.
+    lock_keys(session, _natural_keys(events))
     seen = repository.existing_message_ids(session, (e.message_id for e in events))
     fresh: list[IncomingEvent] = []
     for event in events:
@@ -146,6 +148,21 @@ def ingest(
             EVENTS_INGESTED_JOB, contact_ids=result.contact_ids, names=sorted({e.name for e in fresh})
         )
     return result
+
+
+def _natural_keys(events: Sequence[IncomingEvent]) -> set[str]:
+    keys = {f"{kind}:{value}" for kind, value in _identity_keys(events)}
+    for event in events:
+        keys.add(f"message:{event.message_id}")
+        keys.update(f"product:{p.external_id}" for p in event.products)
+        for order_id in (
+            event.order.external_id if event.order else None,
+            event.refund_order_id,
+            event.cancel_order_id,
+        ):
+            if order_id:
+                keys.add(f"order:{order_id}")
+    return keys
 
 
 def _identity_keys(events: Sequence[IncomingEvent]) -> list[tuple[str, str]]:
