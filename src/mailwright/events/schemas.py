@@ -37,9 +37,10 @@ class SegmentMessage(BaseModel):
     category: str | None = Field(default=None, max_length=200)
     timestamp: datetime | None = None
     originalTimestamp: datetime | None = None
-    traits: dict[str, Any] = {}
-    properties: dict[str, Any] = {}
-    context: dict[str, Any] = {}
+    # default_factory: a literal {} default is deep-copied for every message validated.
+    traits: dict[str, Any] = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("userId", "anonymousId", "previousId", "groupId", "messageId", mode="before")
     @classmethod
