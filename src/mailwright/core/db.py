@@ -107,8 +107,13 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if not url.startswith("sqlite"):
+        # psycopg prepares a query after five runs, and PostgreSQL may then keep a generic plan made
+        # while a table was empty (a sequential scan) long after the table has grown; a new shop starts
+        # empty, so that plan would stick. Custom plans keep the prepared statements but plan each run
+        # with its actual values.
         return create_engine(
             url,
+            connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
             pool_pre_ping=True,
             pool_size=10,
             max_overflow=20,
