@@ -14,6 +14,7 @@ from mailwright.core.money import from_minor, to_minor
 from mailwright.core.runtime import Runtime
 from mailwright.events import segment, service
 from mailwright.events.models import Event
+from mailwright.orders import service as orders_service
 from mailwright.orders.models import Order
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -102,6 +103,21 @@ def test_replaying_everything_in_other_batches_changes_nothing(
             return int(stored or 0), int(orders or 0), [tuple(r) for r in rollups]
 
     first = state()
+    with runtime.uow() as uow:
+        # Roll-ups kept incrementally must equal a recomputation from the orders table.
+        owners = list(
+            uow.session.scalars(select(Order.contact_id).where(Order.external_id.like(f"{prefix}-%")))
+        )
+        for truth in orders_service.totals_for(uow.session, owners):
+            contact = uow.session.get(Contact, truth.contact_id)
+            assert contact is not None
+            assert (
+                contact.order_count,
+                contact.revenue_minor,
+                contact.first_order_at,
+                contact.last_order_at,
+            ) == (truth.order_count, truth.revenue_minor, truth.first_order_at, truth.last_order_at)
+            assert contact.average_order_value_minor == truth.revenue_minor // truth.order_count
     assert first[0] == len(items)  # every event stored once
     assert first[1] == len({m["order"] for m in messages if m["kind"] == "order"})
     ingest_in(runtime, items, recuts)  # the same events again, cut differently

@@ -19,10 +19,10 @@ LAYOUT = """<mjml><mj-body><mj-section><mj-column>
 
 def render(body: str, *, subject: str = "Hi", **overrides: object) -> str:
     contact = ctx.sample_contact(NOW)
-    contact.update(overrides.pop("contact", {}))  # type: ignore[arg-type]
+    contact.update(overrides.pop("contact", {}))  # type: ignore[call-overload]
     context = ctx.build_context(
         contact=contact,
-        shop=ctx.shop_context(Settings(_env_file=None)),  # type: ignore[call-arg]
+        shop=ctx.shop_context(Settings(_env_file=None)),
         message=ctx.message_context(unsubscribe_url="https://u.example/x"),
         variant_locale=str(overrides.pop("variant_locale", "en")),
         event=overrides.pop("event", ctx.sample_event()),  # type: ignore[arg-type]
@@ -105,7 +105,7 @@ def test_loops_and_conditions_survive_the_compiled_once_pipeline() -> None:
     assert compiled.compiled_once
     context = ctx.build_context(
         contact=ctx.sample_contact(NOW),
-        shop=ctx.shop_context(Settings(_env_file=None)),  # type: ignore[call-arg]
+        shop=ctx.shop_context(Settings(_env_file=None)),
         message=ctx.message_context(unsubscribe_url="https://u.example/x"),
         variant_locale="en",
         recommendations=ctx.sample_products()[:3],

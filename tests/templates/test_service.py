@@ -24,7 +24,7 @@ GOOD = """<mjml><mj-body>{% include "blocks/header.mjml" %}<mj-section><mj-colum
 </mj-column></mj-section>{% include "blocks/footer.mjml" %}</mj-body></mjml>"""
 
 
-def template(body: str = GOOD, **variants: VariantIn) -> TemplateIn:
+def template(body: str = GOOD, variants: dict[str, VariantIn] | None = None) -> TemplateIn:
     return TemplateIn(name="t1", variants=variants or {"en": VariantIn(subject="Hello", body=body)})
 
 
@@ -68,9 +68,11 @@ def test_versions_and_locale_fallback_chain(runtime: Runtime, make_contact: Call
         "pt-BR": VariantIn(subject="BR {{ contact.first_name }}", body=GOOD),
     }
     with runtime.uow() as uow:
-        service.save_template(uow, template(**variants), runtime.settings)
+        service.save_template(uow, template(variants=variants), runtime.settings)
         service.save_template(
-            uow, template(**{**variants, "pt-BR": VariantIn(subject="BR2", body=GOOD)}), runtime.settings
+            uow,
+            template(variants={**variants, "pt-BR": VariantIn(subject="BR2", body=GOOD)}),
+            runtime.settings,
         )
     br = make_contact("br@example.com", firstName="Bia", locale="pt-BR")
     pt = make_contact("pt@example.com", firstName="Rui", locale="pt-PT")
@@ -93,7 +95,8 @@ def test_one_bad_recipient_does_not_stop_the_batch(
     c = make_contact("c@example.com", vip_level=3, firstName="<b>Cy</b>")
     with runtime.uow() as uow:
         results = service.render_many(uow, "t1", [a, b, 999_999, c], runtime.settings)
-    assert [type(r) for r in results] == [RenderSuccess, RenderFailure, RenderFailure, RenderSuccess]
+    expected: list[type[object]] = [RenderSuccess, RenderFailure, RenderFailure, RenderSuccess]
+    assert [type(r) for r in results] == expected
     assert "ZeroDivisionError" in results[1].reason  # type: ignore[union-attr]
     assert "&lt;b&gt;Cy&lt;/b&gt;" in results[3].message.html  # type: ignore[union-attr]
 

@@ -247,79 +247,66 @@ class BatchProfiles:
             self.session.execute(insert(table_of(ContactIdentity)), self._new_identities)
         for merge in self.merges:
             fold(self.session, merge.source_id, merge.target_id, self.now)
-        self._write_fields()
-        self._write_consent()
-        self._write_activity()
+        self._write_updates()
         return self.merges
 
-    def _write_fields(self) -> None:
+    def _write_updates(self) -> None:
+        # One UPDATE per profile for all it gets in this batch (fields, properties, consent, activity),
+        # so each row is rewritten once; profiles with the same kinds of change share one executemany.
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for contact_id, pending in self._pending.items():
-            if not pending.fields and not pending.properties:
-                continue
-            params = {f"p_{k.replace(':', '_')}": v for k, v in pending.fields.items()}
-            signature = tuple(sorted(params)) + (("+props",) if pending.properties else ())
+            params: dict[str, Any] = {f"p_{k.replace(':', '_')}": v for k, v in pending.fields.items()}
             if pending.properties:
                 params["p_properties"] = pending.properties
+            if pending.consent is not None:
+                params["p_consent_status"], params["p_consent_source"], params["p_consent_at"] = (
+                    pending.consent
+                )
+            for column, at in pending.activity.items():
+                params[f"a_{column}"] = at
+            if not params:
+                continue
             params["p_id"] = contact_id
-            groups[signature].append(params)
+            groups[tuple(sorted(params))].append(params)
         for signature, rows in groups.items():
-            values: dict[str, Any] = {"updated_at": literal(self.now, UtcDateTime())}
-            for name in signature:
-                if name == "+props":
-                    values["properties"] = _json_merge(
-                        self.session, bindparam("p_properties", type_=CONTACTS.c.properties.type)
-                    )
-                elif name.startswith("p_fill_"):
-                    column = name[len("p_fill_") :]
-                    values[column] = func.coalesce(CONTACTS.c[column], bindparam(name))
-                else:
-                    column = name[2:]
-                    values[column] = bindparam(name, type_=CONTACTS.c[column].type)
             self.session.execute(
-                update(CONTACTS).where(CONTACTS.c.id == bindparam("p_id")).values(values),
+                update(CONTACTS).where(CONTACTS.c.id == bindparam("p_id")).values(self._values(signature)),
                 rows,
             )
 
-    def _write_consent(self) -> None:
-        rows = [
-            {"p_id": cid, "p_status": p.consent[0], "p_source": p.consent[1], "p_at": p.consent[2]}
-            for cid, p in self._pending.items()
-            if p.consent is not None
-        ]
-        if not rows:
-            return
-        at = bindparam("p_at", type_=UtcDateTime())
-        newer = or_(CONTACTS.c.consent_updated_at.is_(None), CONTACTS.c.consent_updated_at <= at)
-        self.session.execute(
-            update(CONTACTS)
-            .where(CONTACTS.c.id == bindparam("p_id"))
-            .values(
-                consent_status=case((newer, bindparam("p_status")), else_=CONTACTS.c.consent_status),
-                consent_source=case((newer, bindparam("p_source")), else_=CONTACTS.c.consent_source),
-                consent_updated_at=case((newer, at), else_=CONTACTS.c.consent_updated_at),
-            ),
-            rows,
-        )
-
-    def _write_activity(self) -> None:
-        # Grouped by which roll-ups move, so each statement only carries the columns it changes.
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-        for contact_id, pending in self._pending.items():
-            if pending.activity:
-                columns = tuple(sorted(pending.activity))
-                groups[columns].append(
-                    {"p_id": contact_id, **{f"p_{c}": at for c, at in pending.activity.items()}}
+    def _values(self, signature: tuple[str, ...]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if any(name.startswith("p_") and name != "p_id" for name in signature):
+            values["updated_at"] = literal(self.now, UtcDateTime())
+        for name in signature:
+            if name in ("p_id", "p_consent_source", "p_consent_at"):
+                continue
+            if name == "p_properties":
+                values["properties"] = _json_merge(
+                    self.session, bindparam(name, type_=CONTACTS.c.properties.type)
                 )
-        for columns, rows in groups.items():
-            values: dict[str, ColumnElement[Any]] = {}
-            for column in columns:
-                new = bindparam(f"p_{column}", type_=UtcDateTime())
+            elif name == "p_consent_status":
+                # An older consent change never overwrites a newer one already stored.
+                at = bindparam("p_consent_at", type_=UtcDateTime())
+                newer = or_(CONTACTS.c.consent_updated_at.is_(None), CONTACTS.c.consent_updated_at <= at)
+                values["consent_status"] = case((newer, bindparam(name)), else_=CONTACTS.c.consent_status)
+                values["consent_source"] = case(
+                    (newer, bindparam("p_consent_source")), else_=CONTACTS.c.consent_source
+                )
+                values["consent_updated_at"] = case((newer, at), else_=CONTACTS.c.consent_updated_at)
+            elif name.startswith("p_fill_"):
+                column = name[len("p_fill_") :]
+                values[column] = func.coalesce(CONTACTS.c[column], bindparam(name))
+            elif name.startswith("a_"):
+                # Roll-ups only move forward: events can arrive out of order.
+                column = name[2:]
+                new = bindparam(name, type_=UtcDateTime())
                 current = CONTACTS.c[column]
                 values[column] = case((or_(current.is_(None), current < new), new), else_=current)
-            self.session.execute(
-                update(CONTACTS).where(CONTACTS.c.id == bindparam("p_id")).values(values), rows
-            )
+            else:
+                column = name[2:]
+                values[column] = bindparam(name, type_=CONTACTS.c[column].type)
+        return values
 
 
 def _json_merge(session: Session, new: Any) -> ColumnElement[Any]:

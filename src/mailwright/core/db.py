@@ -144,6 +144,9 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.execute("PRAGMA mmap_size=268435456")
         cursor.execute("PRAGMA temp_store=MEMORY")
+        # Checkpoint every ~40 MB of WAL instead of 4 MB: a batch dirties index and profile pages all
+        # over the file, and the same hot pages are then copied back once per checkpoint, not ten times.
+        cursor.execute("PRAGMA wal_autocheckpoint=10000")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -125,7 +125,8 @@ def ingest(
     order_contacts: set[int] = {m.target_id for m in merges}
     if products:
         catalog.upsert_products(session, products, now)
-    order_contacts |= orders.record_orders(session, new_orders, now)
+    recorded = orders.record_orders(session, new_orders, now)
+    order_contacts |= recorded.recompute
     for event in fresh:
         if event.refund_order_id:
             touched = orders.record_refund(session, event.refund_order_id, event.refund_minor, now)
@@ -139,6 +140,12 @@ def ingest(
     if order_contacts:
         totals = orders.totals_for(session, order_contacts)
         contacts.apply_order_rollups(session, [OrderRollup(**t.model_dump()) for t in totals], now)
+    # Contacts whose only change is new orders get them added in SQL: no aggregate over their history.
+    contacts.add_order_rollups(
+        session,
+        [OrderRollup(**t.model_dump()) for cid, t in recorded.added.items() if cid not in order_contacts],
+        now,
+    )
     for contact_id in erase_ids:
         contacts.erase(session, contact_id, source="ingest", now=now)
     result.accepted = len(rows)

@@ -1,10 +1,11 @@
 """Order logic: orders recorded from Order Completed, adjusted by refunds and cancellations."""
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailwright.core.clock import ensure_utc
@@ -20,51 +21,108 @@ from mailwright.orders.schemas import (
 )
 
 
-def record_orders(session: Session, orders: Sequence[OrderIn], now: datetime) -> set[int]:
-    """Insert new orders and refresh known ones (same store id); returns the contacts affected."""
+@dataclass(frozen=True)
+class RecordedOrders:
+    """Contacts whose order totals must be recomputed, and the plain additions of brand-new orders."""
+
+    recompute: set[int]
+    added: dict[int, ContactOrderTotals]
+
+
+def _plus(totals: ContactOrderTotals | None, order: OrderIn) -> ContactOrderTotals:
+    if totals is None:
+        return ContactOrderTotals(
+            contact_id=order.contact_id,
+            order_count=1,
+            revenue_minor=order.total_minor,
+            first_order_at=order.placed_at,
+            last_order_at=order.placed_at,
+        )
+    return ContactOrderTotals(
+        contact_id=order.contact_id,
+        order_count=totals.order_count + 1,
+        revenue_minor=totals.revenue_minor + order.total_minor,
+        first_order_at=min(d for d in (totals.first_order_at, order.placed_at) if d is not None),
+        last_order_at=max(d for d in (totals.last_order_at, order.placed_at) if d is not None),
+    )
+
+
+def record_orders(session: Session, orders: Sequence[OrderIn], now: datetime) -> RecordedOrders:
+    """Insert new orders and refresh known ones (same store id); says which contacts changed how."""
     if not orders:
-        return set()
+        return RecordedOrders(recompute=set(), added={})
+    table, lines_table = table_of(Order), table_of(OrderLine)
     latest: dict[str, OrderIn] = {o.external_id: o for o in orders}
-    existing: dict[str, Order] = {}
+    existing: dict[str, tuple[int, int]] = {}
     ids = list(latest)
+    # Plain rows and executemany: this runs for every ingest batch with orders in it.
     for start in range(0, len(ids), 500):
-        for order in session.scalars(select(Order).where(Order.external_id.in_(ids[start : start + 500]))):
-            existing[order.external_id] = order
+        rows = session.execute(
+            select(table.c.external_id, table.c.id, table.c.contact_id).where(
+                table.c.external_id.in_(ids[start : start + 500])
+            )
+        )
+        for external_id, order_id, contact_id in rows:
+            existing[external_id] = (order_id, contact_id)
     touched: set[int] = set()
-    new_rows: list[Order] = []
-    line_sets: list[tuple[Order, OrderIn]] = []
+    added: dict[int, ContactOrderTotals] = {}
+    fresh = [k for k in latest if k not in existing]
+    order_ids = dict(zip(fresh, allocate_ids(session, table, len(fresh)), strict=True))
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for external_id, data in latest.items():
-        known = existing.get(external_id)
-        if known is None:
-            order = Order(external_id=external_id, status="placed", refunded_minor=0)
-            new_rows.append(order)
+        values = {
+            "contact_id": data.contact_id,
+            "placed_at": data.placed_at,
+            "currency": data.currency,
+            "total_minor": data.total_minor,
+            "subtotal_minor": data.subtotal_minor,
+            "tax_minor": data.tax_minor,
+            "shipping_minor": data.shipping_minor,
+            "discount_minor": data.discount_minor,
+            "coupon": data.coupon,
+            "source": data.source,
+            "updated_at": now,
+        }
+        if external_id in existing:
+            order_id, previous_contact = existing[external_id]
+            touched.update((previous_contact, data.contact_id))
+            updates.append({"p_id": order_id, **{f"p_{k}": v for k, v in values.items()}})
         else:
-            order = known
-            touched.add(order.contact_id)
-            session.execute(delete(OrderLine).where(OrderLine.order_id == order.id))
-        order.contact_id = data.contact_id
-        order.placed_at = data.placed_at
-        order.currency = data.currency
-        order.total_minor = data.total_minor
-        order.subtotal_minor = data.subtotal_minor
-        order.tax_minor = data.tax_minor
-        order.shipping_minor = data.shipping_minor
-        order.discount_minor = data.discount_minor
-        order.coupon = data.coupon
-        order.source = data.source
-        order.updated_at = now
-        touched.add(data.contact_id)
-        line_sets.append((order, data))
-    for order, new_id in zip(new_rows, allocate_ids(session, table_of(Order), len(new_rows)), strict=True):
-        order.id = new_id
-    session.add_all(new_rows)
-    session.flush()
+            order_id = order_ids[external_id]
+            added[data.contact_id] = _plus(added.get(data.contact_id), data)
+            inserts.append(
+                {
+                    "id": order_id,
+                    "external_id": external_id,
+                    "status": "placed",
+                    "refunded_minor": 0,
+                    **values,
+                }
+            )
+        order_ids[external_id] = order_id
+    if inserts:
+        session.execute(insert(table), inserts)
+    if updates:
+        # An updated order replaces its lines (the store sends the whole order again).
+        session.execute(delete(lines_table).where(lines_table.c.order_id.in_([u["p_id"] for u in updates])))
+        columns = [k[2:] for k in updates[0] if k != "p_id"]
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("p_id"))
+            .values({c: bindparam(f"p_{c}", type_=table.c[c].type) for c in columns}),
+            updates,
+        )
     line_rows = [
-        {"order_id": order.id, **line.model_dump()} for order, data in line_sets for line in data.lines
+        {"order_id": order_ids[data.external_id], **line.model_dump()}
+        for data in latest.values()
+        for line in data.lines
     ]
     if line_rows:
-        session.execute(insert(table_of(OrderLine)), line_rows)
-    return touched
+        session.execute(insert(lines_table), line_rows)
+    # The ORM objects of these orders (if any were loaded) are stale now.
+    session.expire_all()
+    return RecordedOrders(recompute=touched, added=added)
 
 
 def record_refund(session: Session, external_id: str, amount_minor: int | None, now: datetime) -> int | None:

@@ -67,8 +67,30 @@ def _default(value: Any, fallback: Any = "", boolean: bool = False) -> Any:
     return value
 
 
+# Every name a plain dict answers as an attribute (methods and dunders, through `object` too).
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _SandboxedEnvironment(ImmutableSandboxedEnvironment):
+    """The immutable sandbox with a short path for `a.b` on the plain dicts a context is made of."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """`obj.attribute` as the sandbox resolves it; a plain dict's data key skips the failed lookup."""
+        # `contact.first_name` first tries the Python attribute, which on a dict raises AttributeError
+        # (an exception per lookup, ~150 a render) before falling back to the item. For an exact dict
+        # and a name dict has no attribute for, that attempt cannot succeed, so go to the item at once:
+        # the result is the same, and dict items were never subject to the attribute checks. Anything
+        # else (dict methods, dunders, subclasses, other objects) takes the checked path unchanged.
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
 def _make_env(*, autoescape: bool, undefined: type[Undefined]) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+    env = _SandboxedEnvironment(
         autoescape=autoescape,
         undefined=undefined,
         trim_blocks=True,
@@ -120,6 +142,10 @@ class CompiledVariant:
     # Set when the body could not be compiled once: MJML and CSS inlining then run per recipient.
     per_recipient_source: Template | None
     body_format: str
+    # Subjects and preheader that contain no Jinja at all, rendered (and made one line) once; None
+    # where a part must be rendered per recipient.
+    subject_texts: tuple[str | None, ...] = ()
+    preheader_text: str | None = None
 
     @property
     def compiled_once(self) -> bool:
@@ -165,24 +191,49 @@ def variant_key(source: VariantSource) -> str:
     return digest.hexdigest()
 
 
+_JINJA_DELIMITERS = ("{{", "{%", "{#")
+
+
+def _constant_line(source: str, template: Template) -> str | None:
+    # Text without a Jinja delimiter reads nothing from the context, so every recipient gets the
+    # same line: render it here instead of building a Jinja context for it per recipient.
+    if any(delimiter in source for delimiter in _JINJA_DELIMITERS):
+        return None
+    return _single_line(template.render())
+
+
 @lru_cache(maxsize=256)
 def _compile_cached(key: str, source: VariantSource) -> CompiledVariant:
     body = prepare_body(source)
-    subjects = tuple(TEXT_ENV.from_string(s) for s in (source.subject, *source.subject_variants))
+    subject_sources = (source.subject, *source.subject_variants)
+    subjects = tuple(TEXT_ENV.from_string(s) for s in subject_sources)
     preheader = TEXT_ENV.from_string(source.preheader)
+    subject_texts = tuple(_constant_line(s, t) for s, t in zip(subject_sources, subjects, strict=True))
+    preheader_text = _constant_line(source.preheader, preheader)
     mjml = source.body_format == "mjml"
     precompiled = compiler.precompile(body, mjml=mjml)
     text: Template | None = None
     if source.text:
         text = TEXT_ENV.from_string(source.text)
     if precompiled is None:
+        per_recipient = HTML_ENV.from_string(body)
         return CompiledVariant(
-            key, subjects, preheader, None, text, HTML_ENV.from_string(body), source.body_format
+            key,
+            subjects,
+            preheader,
+            None,
+            text,
+            per_recipient,
+            source.body_format,
+            subject_texts,
+            preheader_text,
         )
     if text is None:
         text = TEXT_ENV.from_string(precompiled.text_source)
     html = HTML_ENV.from_string(precompiled.html_source)
-    return CompiledVariant(key, subjects, preheader, html, text, None, source.body_format)
+    return CompiledVariant(
+        key, subjects, preheader, html, text, None, source.body_format, subject_texts, preheader_text
+    )
 
 
 def compile_variant(source: VariantSource) -> CompiledVariant:
@@ -205,8 +256,12 @@ def render_compiled(
     """Render a compiled variant for one recipient's context; raises RenderError with the reason."""
     try:
         index = subject_variant if 0 <= subject_variant < len(compiled.subjects) else 0
-        subject = _single_line(compiled.subjects[index].render(context))
-        preheader = _single_line(compiled.preheader.render(context))
+        subject = compiled.subject_texts[index] if compiled.subject_texts else None
+        if subject is None:
+            subject = _single_line(compiled.subjects[index].render(context))
+        preheader = compiled.preheader_text
+        if preheader is None:
+            preheader = _single_line(compiled.preheader.render(context))
         data = {**context, "preheader": preheader}
         if compiled.html is not None:
             html = compiled.html.render(data)
@@ -240,8 +295,19 @@ _HREF = re.compile(r'href="(https?://[^"]+)"')
 
 
 def rewrite_links(html: str, rewriter: Callable[[str], str]) -> str:
-    """Pass every http(s) link of the HTML through `rewriter` (click tracking is delivery's rewriter)."""
-    return _HREF.sub(lambda m: f'href="{rewriter(m.group(1))}"', html)
+    """Pass every http(s) link of the HTML through `rewriter`, called once per distinct URL."""
+    # A product's URL appears on its image, its title and its button: sign it once per message (the
+    # rewriter is a function of the URL for one message, an HMAC in delivery).
+    tracked: dict[str, str] = {}
+
+    def replace(match: re.Match[str]) -> str:
+        url = match.group(1)
+        link = tracked.get(url)
+        if link is None:
+            link = tracked[url] = rewriter(url)
+        return f'href="{link}"'
+
+    return _HREF.sub(replace, html)
 
 
 def syntax_errors(source: str, *, autoescape: bool = True) -> list[tuple[int | None, str]]:

@@ -69,31 +69,58 @@ def _format_number(amount: Decimal, locale: str, decimals: int | None) -> str:
 
 
 def _ctx(context: Context, name: str, default: str) -> str:
-    value = context.get(name)
+    # resolve_or_missing is what Context.get calls underneath, without its two extra layers.
+    value = context.resolve_or_missing(name)
     return value if isinstance(value, str) and value else default
+
+
+# Amounts whose cached text depends only on their type and value (and hashable, for lru_cache).
+_PLAIN_AMOUNTS = (int, float, str, Decimal)
+
+
+# A render prints a dozen prices, the same ones for most recipients: the whole filter is cached per
+# (value, currency argument, context currency, locale), with `typed` so that 49 and 49.0 or True and 1
+# never share an entry. The bodies keep the uncached order of checks, so results (and errors) match.
+@lru_cache(maxsize=8192, typed=True)
+def _money_major_text(value: Any, currency: str | None, default_currency: str, locale: str) -> str:
+    amount = _as_decimal(value)
+    if amount is None:
+        return ""
+    return _format_money(amount, (currency or default_currency).upper(), locale)
+
+
+@lru_cache(maxsize=8192, typed=True)
+def _money_minor_text(value: Any, currency: str | None, default_currency: str, locale: str) -> str:
+    if value is None or isinstance(value, (bool, Undefined)):
+        return ""
+    code = (currency or default_currency).upper()
+    try:
+        amount = from_minor(int(value), code)
+    except (TypeError, ValueError):
+        return ""
+    return _format_money(amount, code, locale)
+
+
+def _cacheable(value: Any, currency: Any) -> bool:
+    return isinstance(value, _PLAIN_AMOUNTS) and (currency is None or isinstance(currency, str))
 
 
 @pass_context
 def money(context: Context, value: Any, currency: str | None = None) -> str:
     """Format a major-unit amount (19.99, as Segment events carry it) in the recipient's locale."""
-    amount = _as_decimal(value)
-    if amount is None:
-        return ""
-    code = (currency or _ctx(context, CURRENCY_VAR, "USD")).upper()
-    return _format_money(amount, code, _ctx(context, LOCALE_VAR, FALLBACK_LOCALE))
+    args = (value, currency, _ctx(context, CURRENCY_VAR, "USD"), _ctx(context, LOCALE_VAR, FALLBACK_LOCALE))
+    if _cacheable(value, currency):
+        return _money_major_text(*args)
+    return _money_major_text.__wrapped__(*args)
 
 
 @pass_context
 def money_minor(context: Context, value: Any, currency: str | None = None) -> str:
     """Format integer minor units (1999 = 19.99) as stored by Mailwright, in the recipient's locale."""
-    if value is None or isinstance(value, (bool, Undefined)):
-        return ""
-    code = (currency or _ctx(context, CURRENCY_VAR, "USD")).upper()
-    try:
-        amount = from_minor(int(value), code)
-    except (TypeError, ValueError):
-        return ""
-    return _format_money(amount, code, _ctx(context, LOCALE_VAR, FALLBACK_LOCALE))
+    args = (value, currency, _ctx(context, CURRENCY_VAR, "USD"), _ctx(context, LOCALE_VAR, FALLBACK_LOCALE))
+    if _cacheable(value, currency):
+        return _money_minor_text(*args)
+    return _money_minor_text.__wrapped__(*args)
 
 
 @pass_context

@@ -16,6 +16,10 @@ _BLOCK = frozenset(
 )
 _SKIP = frozenset({"style", "script", "head", "title"})
 _SPACES = re.compile(r"[ \t\r\f\v\u200b]+")
+# Runs of spacing that collapsing to one space changes: two or more characters, or any that is not
+# a plain space. A lone space is left alone, so text with ordinary spacing needs no substitution.
+_SPACE_RUNS = re.compile(r"[\t\r\f\v\u200b][ \t\r\f\v\u200b]*| [ \t\r\f\v\u200b]+")
+_ODD_SPACE = re.compile(r"[\t\r\f\v\u200b]")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _TRAILING = re.compile(r"[ \t]+\n")
 _LEADING = re.compile(r"\n[ \t]+")
@@ -101,8 +105,15 @@ def html_to_text(html: str, *, keep_comment: Callable[[str], bool] | None = None
 
 def tidy_text(text: str) -> str:
     """Collapse runs of spaces and blank lines, as a rendered text part should look."""
-    text = _SPACES.sub(" ", text)
-    text = _TRAILING.sub("\n", text)
-    text = _LEADING.sub("\n", text)
-    text = _BLANK_LINES.sub("\n\n", text)
+    # This runs on every recipient's text part: each step first checks, with a cheap substring test,
+    # that it has something to change (the substitutions cost ~30 us a message even when they do not).
+    if "  " in text or _ODD_SPACE.search(text):
+        text = _SPACE_RUNS.sub(" ", text)
+    # Spacing is now plain single spaces, so only " \n" and "\n " are left to trim around newlines.
+    if " \n" in text:
+        text = _TRAILING.sub("\n", text)
+    if "\n " in text:
+        text = _LEADING.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
     return text.strip() + "\n"
