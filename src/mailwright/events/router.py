@@ -2,6 +2,7 @@
 
 import gzip
 import zlib
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -105,40 +106,24 @@ async def _single(request: Request, runtime: Runtime, kind: str) -> JSONResponse
     return _response(result, 1)
 
 
-@router.post("/identify", summary="Identify a user and set traits")
-async def identify(request: Request, runtime: RuntimeDep) -> JSONResponse:
-    """Segment identify."""
-    return await _single(request, runtime, "identify")
+def _single_endpoint(kind: str) -> Callable[[Request, Runtime], Awaitable[JSONResponse]]:
+    async def endpoint(request: Request, runtime: RuntimeDep) -> JSONResponse:
+        return await _single(request, runtime, kind)
+
+    endpoint.__doc__ = f"Segment {kind}."
+    return endpoint
 
 
-@router.post("/track", summary="Record an event")
-async def track(request: Request, runtime: RuntimeDep) -> JSONResponse:
-    """Segment track."""
-    return await _single(request, runtime, "track")
-
-
-@router.post("/page", summary="Record a page view")
-async def page(request: Request, runtime: RuntimeDep) -> JSONResponse:
-    """Segment page."""
-    return await _single(request, runtime, "page")
-
-
-@router.post("/screen", summary="Record a screen view")
-async def screen(request: Request, runtime: RuntimeDep) -> JSONResponse:
-    """Segment screen."""
-    return await _single(request, runtime, "screen")
-
-
-@router.post("/alias", summary="Link a previous id to a user id")
-async def alias(request: Request, runtime: RuntimeDep) -> JSONResponse:
-    """Segment alias."""
-    return await _single(request, runtime, "alias")
-
-
-@router.post("/group", summary="Associate a user with a group")
-async def group(request: Request, runtime: RuntimeDep) -> JSONResponse:
-    """Segment group (stored as a custom event)."""
-    return await _single(request, runtime, "group")
+# The single-message calls of the Segment Tracking API differ only in their type.
+for _kind, _summary in (
+    ("identify", "Identify a user and set traits"),
+    ("track", "Record an event"),
+    ("page", "Record a page view"),
+    ("screen", "Record a screen view"),
+    ("alias", "Link a previous id to a user id"),
+    ("group", "Associate a user with a group (stored as a custom event)"),
+):
+    router.add_api_route(f"/{_kind}", _single_endpoint(_kind), methods=["POST"], summary=_summary, name=_kind)
 
 
 @router.post("/batch", summary="Send many calls at once")
