@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailwright.catalog.models import Product, ProductVariant
-from mailwright.core.db import table_of
+from mailwright.core.db import in_values, table_of
 
 
 def products_by_external_id(session: Session, external_ids: Iterable[str]) -> dict[str, Product]:
@@ -35,8 +35,9 @@ def product_rows(session: Session, external_ids: Iterable[str]) -> dict[str, dic
     wanted = list(set(external_ids))
     table = table_of(Product)
     found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(wanted), 500):
-        rows = session.execute(select(table).where(table.c.external_id.in_(wanted[start : start + 500])))
-        for row in rows.mappings():
+    if wanted:
+        for row in session.execute(
+            select(table).where(in_values(session, table.c.external_id, wanted))
+        ).mappings():
             found[row["external_id"]] = dict(row)
     return found

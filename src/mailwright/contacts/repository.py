@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailwright.contacts.models import Contact, ContactIdentity, Suppression
+from mailwright.core.db import in_values
 
 
 def identities_for(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -14,17 +15,15 @@ def identities_for(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tu
     for kind, value in keys:
         by_kind.setdefault(kind, set()).add(value)
     found: dict[tuple[str, str], int] = {}
-    # One query per kind so the (kind, value) unique index is used; chunked for bind-parameter limits.
+    # One query per kind so the (kind, value) unique index is used.
     for kind, values in by_kind.items():
-        wanted = sorted(values)
-        for start in range(0, len(wanted), 500):
-            rows = session.execute(
-                select(ContactIdentity.value, ContactIdentity.contact_id).where(
-                    ContactIdentity.kind == kind, ContactIdentity.value.in_(wanted[start : start + 500])
-                )
+        rows = session.execute(
+            select(ContactIdentity.value, ContactIdentity.contact_id).where(
+                ContactIdentity.kind == kind, in_values(session, ContactIdentity.value, sorted(values))
             )
-            for value, contact_id in rows:
-                found[(kind, value)] = contact_id
+        )
+        for value, contact_id in rows:
+            found[(kind, value)] = contact_id
     return found
 
 

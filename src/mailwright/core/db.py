@@ -2,7 +2,7 @@
 
 import hashlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,18 +10,24 @@ import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
+    ColumnElement,
     DateTime,
     Engine,
     Integer,
     MetaData,
+    Select,
     Table,
+    bindparam,
     create_engine,
     event,
+    func,
+    literal_column,
+    select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
@@ -245,3 +251,20 @@ def lock_keys(session: Session, keys: Iterable[str]) -> None:
         ),
         {"ids": ids},
     )
+
+
+def in_values(
+    session: Session, column: ColumnElement[Any] | QueryableAttribute[Any], values: Sequence[Any]
+) -> ColumnElement[bool]:
+    """`column IN values` as one bound parameter, so the statement is compiled once for any list length.
+
+    A plain `in_()` expands to one placeholder per value and is re-rendered for every new length; on the
+    ingest path that costs more than the query itself. SQLite reads the list from a JSON array
+    (json_each), PostgreSQL from an array parameter (= ANY).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return column == func.any(bindparam(None, list(values), type_=ARRAY(column.type)))
+    items: Select[Any] = select(literal_column("value")).select_from(
+        func.json_each(bindparam(None, _json_dumps(list(values))))
+    )
+    return column.in_(items.scalar_subquery())

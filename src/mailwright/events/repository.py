@@ -5,18 +5,16 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mailwright.core.db import in_values
 from mailwright.events.models import Event
 
 
 def existing_message_ids(session: Session, message_ids: Iterable[str]) -> set[str]:
     """Which of these message ids are already stored."""
     wanted = list(set(message_ids))
-    found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        found.update(
-            session.scalars(select(Event.message_id).where(Event.message_id.in_(wanted[start : start + 500])))
-        )
-    return found
+    if not wanted:
+        return set()
+    return set(session.scalars(select(Event.message_id).where(in_values(session, Event.message_id, wanted))))
 
 
 def reassign_contact(session: Session, source_id: int, target_id: int) -> None:
