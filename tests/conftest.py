@@ -34,7 +34,8 @@ START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Pure-model tests do not touch the database, so the PostgreSQL run can skip them."""
     for item in items:
-        if "tests/predictions/" in str(item.fspath).replace(os.sep, "/"):
+        uses_db = {"runtime", "database", "fresh_database_url"} & set(getattr(item, "fixturenames", ()))
+        if "tests/predictions/" in str(item.fspath).replace(os.sep, "/") and not uses_db:
             item.add_marker(pytest.mark.nodb)
 
 

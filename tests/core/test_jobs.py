@@ -4,7 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from tests.conftest import START
 
 from mailwright.core.clock import ManualClock
@@ -148,3 +148,43 @@ def test_several_workers_run_each_job_exactly_once(fresh_database_url: str) -> N
         by_worker = Counter(uow.session.scalars(select(Job.locked_by)))
     database.engine.dispose()
     assert sum(by_worker.values()) == 300
+
+
+def test_long_job_holds_no_transaction_while_it_computes(fresh_database_url: str) -> None:
+    clock = ManualClock(START)
+    database = Database(make_engine(fresh_database_url))
+    settings = Settings(database_url=fresh_database_url, _env_file=None)  # type: ignore[call-arg]
+    registry = JobRegistry()
+    seen: list[str] = []
+
+    def long(open_uow: Any, args: dict[str, Any]) -> None:
+        with open_uow() as uow:
+            seen.append(uow.session.scalar(select(Job.name).where(Job.status == "running")))
+        # "Computing": another process's writer must get through now (on SQLite it would wait for the
+        # write lock if the job's own transaction were still open).
+        other = make_engine(fresh_database_url)  # its own pool, as another process would have
+        with other.begin() as conn:
+            conn.execute(
+                insert(Job).values(
+                    name="noted",
+                    args={},
+                    status="done",
+                    run_at=START,
+                    attempts=0,
+                    max_attempts=1,
+                    created_at=START,
+                )
+            )
+        other.dispose()
+        with open_uow() as uow:
+            uow.enqueue("follow-up")
+
+    registry.register_long("refresh", long, every=timedelta(days=1))
+    registry.register("follow-up", lambda _u, _a: seen.append("follow-up"))
+    runtime = Runtime(settings, clock=clock, database=database, registry=registry)
+    assert runtime.runner.tick() == 2  # the periodic long job, then the job it queued
+    with runtime.uow() as uow:
+        statuses = dict(uow.session.execute(select(Job.name, Job.status)).all())
+    database.engine.dispose()
+    assert seen == ["refresh", "follow-up"]
+    assert statuses == {"refresh": "done", "noted": "done", "follow-up": "done"}

@@ -53,3 +53,57 @@ class UpsertReport(BaseModel):
 
     created: int = 0
     updated: int = 0
+
+
+class ProductKey(BaseModel):
+    """What ranking needs to know of a product: its ids, category and whether it may be recommended."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    external_id: str
+    category: str | None
+    in_stock: bool
+    has_image: bool
+
+
+class ContactRecommendationIn(BaseModel):
+    """One ranked product of one contact's list, as a scoring run hands it over."""
+
+    model_config = ConfigDict(frozen=True)
+
+    contact_id: int
+    kind: str
+    rank: int
+    product_id: int
+    strategy: str
+    computed_at: datetime
+    version: str
+
+
+class ProductRecommendationIn(BaseModel):
+    """One ranked related product of a product, as a scoring run hands it over."""
+
+    model_config = ConfigDict(frozen=True)
+
+    product_id: int
+    kind: str
+    rank: int
+    recommended_product_id: int
+    score: float
+    support: int
+    computed_at: datetime
+    version: str
+
+
+class RecommendedProduct(BaseModel):
+    """A stored recommendation with the product it points at, ready for a template or the CLI."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    rank: int
+    strategy: str
+    score: float | None = None
+    computed_at: datetime
+    product: ProductOut

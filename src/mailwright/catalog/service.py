@@ -1,15 +1,28 @@
 """Catalog logic: products created or updated from store syncs, imports and event properties."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailwright.catalog import repository
-from mailwright.catalog.models import Product, ProductVariant
-from mailwright.catalog.schemas import ProductIn, ProductOut, UpsertReport
+from mailwright.catalog.models import (
+    ContactRecommendation,
+    Product,
+    ProductRecommendation,
+    ProductVariant,
+)
+from mailwright.catalog.schemas import (
+    ContactRecommendationIn,
+    ProductIn,
+    ProductKey,
+    ProductOut,
+    ProductRecommendationIn,
+    RecommendedProduct,
+    UpsertReport,
+)
 from mailwright.core.db import allocate_ids, table_of
 from mailwright.core.errors import NotFound
 
@@ -124,3 +137,92 @@ def get_product(session: Session, external_id: str) -> ProductOut:
 def count_products(session: Session) -> int:
     """How many products the catalog holds."""
     return int(session.scalar(select(func.count()).select_from(Product)) or 0)
+
+
+def product_keys(session: Session) -> list[ProductKey]:
+    """Every product's ids, first category and recommendability (stock, image), as plain rows."""
+    table = table_of(Product)
+    rows = session.execute(
+        select(table.c.id, table.c.external_id, table.c.categories, table.c.in_stock, table.c.image_url)
+    )
+    return [
+        ProductKey(
+            id=product_id,
+            external_id=external_id,
+            category=categories[0] if categories else None,
+            in_stock=bool(in_stock),
+            has_image=bool(image_url),
+        )
+        for product_id, external_id, categories, in_stock, image_url in rows
+    ]
+
+
+def replace_contact_recommendations(session: Session, rows: Iterable[ContactRecommendationIn]) -> int:
+    """Make these the stored per-contact lists, dropping the previous run's; returns rows written."""
+    table = table_of(ContactRecommendation)
+    values = [r.model_dump() for r in rows]
+    # A run covers the whole shop: replacing everything keeps no list from an older run half-alive.
+    session.execute(delete(table))
+    if values:
+        session.execute(insert(table), values)
+    return len(values)
+
+
+def replace_product_recommendations(session: Session, rows: Iterable[ProductRecommendationIn]) -> int:
+    """Make these the stored per-product lists (complementary items), dropping the previous run's."""
+    table = table_of(ProductRecommendation)
+    values = [r.model_dump() for r in rows]
+    session.execute(delete(table))
+    if values:
+        session.execute(insert(table), values)
+    return len(values)
+
+
+def recommendations_for_contact(
+    session: Session, contact_id: int, *, kind: str | None = None
+) -> list[RecommendedProduct]:
+    """A contact's stored recommendations with their products, by list then rank."""
+    stmt = (
+        select(ContactRecommendation, Product)
+        .join(Product, Product.id == ContactRecommendation.product_id)
+        .where(ContactRecommendation.contact_id == contact_id)
+        .order_by(ContactRecommendation.kind, ContactRecommendation.rank)
+    )
+    if kind is not None:
+        stmt = stmt.where(ContactRecommendation.kind == kind)
+    return [
+        RecommendedProduct(
+            kind=rec.kind,
+            rank=rec.rank,
+            strategy=rec.strategy,
+            computed_at=rec.computed_at,
+            product=ProductOut.model_validate(product),
+        )
+        for rec, product in session.execute(stmt)
+    ]
+
+
+def related_products(
+    session: Session, external_id: str, *, kind: str = "complementary"
+) -> list[RecommendedProduct]:
+    """The stored related products of a product (by store id), best first."""
+    source = repository.products_by_external_id(session, [external_id]).get(external_id)
+    if source is None:
+        raise NotFound(f"no product with id {external_id!r}", field="product_id")
+    stmt = (
+        select(ProductRecommendation, Product)
+        .join(Product, Product.id == ProductRecommendation.recommended_product_id)
+        .where(ProductRecommendation.product_id == source.id, ProductRecommendation.kind == kind)
+        .order_by(ProductRecommendation.rank)
+    )
+    return [
+        RecommendedProduct(
+            kind=rec.kind,
+            rank=rec.rank,
+            strategy="co_purchase_lift",
+            score=rec.score,
+            computed_at=rec.computed_at,
+            product=ProductOut.model_validate(product),
+        )
+        for rec, product in session.execute(stmt)
+    ]

@@ -10,6 +10,7 @@ from mailwright.api.app import create_app
 from mailwright.cli.common import build_runtime, console, domain_errors, print_json
 from mailwright.cli.demo import demo
 from mailwright.cli.imports import import_app
+from mailwright.cli.predict import predict_app
 from mailwright.cli.render import render_contact
 from mailwright.cli.templates import templates_app
 from mailwright.contacts import service as contacts
@@ -28,6 +29,7 @@ app.add_typer(contacts_app, name="contacts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
 app.add_typer(templates_app, name="templates")
+app.add_typer(predict_app, name="predict")
 app.command("demo")(demo)
 
 

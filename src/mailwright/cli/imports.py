@@ -17,6 +17,7 @@ from mailwright.events.imports.csv_import import CsvOptions, ImportKind, import_
 from mailwright.events.imports.csv_reader import parse_mapping
 from mailwright.events.imports.online_retail import import_online_retail
 from mailwright.events.imports.schemas import ImportReport, OnlineRetailReport
+from mailwright.events.service import EVENTS_INGESTED_JOB
 
 import_app = typer.Typer(help="Import customers, products and orders from files.", no_args_is_help=True)
 
@@ -112,7 +113,7 @@ def _run_csv(
                 timezone=timezone or runtime.settings.default_timezone,
                 dry_run=dry_run,
                 batch_size=batch_size,
-                notify=bool(runtime.registry.handlers),
+                notify=EVENTS_INGESTED_JOB in runtime.registry.handlers,
             )
             report = import_csv(
                 kind, file, runtime.uow, now=runtime.clock.now(), options=options, progress=progress

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailwright.core.db import Base, BigId, JsonType, UtcDateTime
@@ -78,3 +78,45 @@ class Suppression(Base):
     reason: Mapped[str] = mapped_column(String(32))  # hard_bounce | complaint | manual | erased
     source: Mapped[str | None] = mapped_column(String(100), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ContactPrediction(Base):
+    """A contact's latest scores (churn risk, expected revenue and orders, CLV, best send hour).
+
+    One row per contact, replaced by each scoring run, so segments and templates read it like a profile
+    property (`churn_risk > 0.7`). Each figure names the model that produced it; `fallbacks` holds, per
+    figure, why a simpler named model served instead of the preferred one.
+    """
+
+    __tablename__ = "contact_predictions"
+
+    # No autoincrement: the key is the contact's, never a sequence of this table's own.
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    computed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The model code's version, so rows written by an older recipe can be told apart.
+    version: Mapped[str] = mapped_column(String(32))
+    horizon_days: Mapped[int] = mapped_column()
+    currency: Mapped[str | None] = mapped_column(String(3), default=None)
+    # ok: every figure came from its preferred model; fallback: at least one came from a named fallback.
+    status: Mapped[str] = mapped_column(String(16))
+    churn_risk: Mapped[float | None] = mapped_column(Float, default=None)
+    churn_model: Mapped[str | None] = mapped_column(String(40), default=None)
+    predicted_revenue_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    revenue_model: Mapped[str | None] = mapped_column(String(40), default=None)
+    predicted_orders: Mapped[float | None] = mapped_column(Float, default=None)
+    orders_model: Mapped[str | None] = mapped_column(String(40), default=None)
+    expected_next_order_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    clv_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    p_alive: Mapped[float | None] = mapped_column(Float, default=None)
+    clv_model: Mapped[str | None] = mapped_column(String(40), default=None)
+    # Hour of the week in the contact's own time zone, 0 = Monday 00:00.
+    best_send_hour: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    send_time_model: Mapped[str | None] = mapped_column(String(40), default=None)
+    fallbacks: Mapped[dict[str, str]] = mapped_column(JsonType, default=dict)
+
+    __table_args__ = (
+        Index("ix_contact_predictions_churn_risk", "churn_risk"),
+        Index("ix_contact_predictions_predicted_revenue_minor", "predicted_revenue_minor"),
+    )

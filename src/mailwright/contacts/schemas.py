@@ -52,3 +52,29 @@ class OrderRollup(BaseModel):
     revenue_minor: int
     first_order_at: datetime | None
     last_order_at: datetime | None
+
+
+class ContactPredictionData(BaseModel):
+    """A contact's stored scores, each with the model that produced it and, if it fell back, why."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    contact_id: int
+    computed_at: datetime
+    version: str
+    horizon_days: int
+    currency: str | None = None
+    status: str
+    churn_risk: float | None = None
+    churn_model: str | None = None
+    predicted_revenue_minor: int | None = None
+    revenue_model: str | None = None
+    predicted_orders: float | None = None
+    orders_model: str | None = None
+    expected_next_order_at: datetime | None = None
+    clv_minor: int | None = None
+    p_alive: float | None = None
+    clv_model: str | None = None
+    best_send_hour: int | None = None
+    send_time_model: str | None = None
+    fallbacks: dict[str, str] = {}

@@ -5,13 +5,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailwright.contacts import repository
 from mailwright.contacts.identity import normalize_email
-from mailwright.contacts.models import Contact, Suppression
-from mailwright.contacts.schemas import ContactOut, OrderRollup
+from mailwright.contacts.models import Contact, ContactPrediction, Suppression
+from mailwright.contacts.schemas import ContactOut, ContactPredictionData, OrderRollup
 from mailwright.core.db import UtcDateTime, table_of
 from mailwright.core.errors import NotFound
 from mailwright.core.ids import sha256_hex
@@ -203,3 +203,29 @@ def _out(session: Session, contact: Contact) -> ContactOut:
     return ContactOut.model_validate(contact).model_copy(
         update={"anonymous_ids": repository.anonymous_ids_of(session, contact.id)}
     )
+
+
+def contact_timezones(session: Session) -> dict[int, str | None]:
+    """The IANA time zone (None: unknown) of every live profile, keyed by contact id."""
+    rows = session.execute(select(Contact.id, Contact.timezone).where(Contact.merged_into_id.is_(None)))
+    return {int(contact_id): zone for contact_id, zone in rows}
+
+
+def replace_predictions(session: Session, predictions: Iterable[ContactPredictionData]) -> int:
+    """Make these rows the stored predictions, dropping every older row; returns how many were written.
+
+    A scoring run covers the whole shop, so its result replaces the last one as a whole: a contact who
+    no longer qualifies loses a stale score instead of keeping it forever. One DELETE and one executemany.
+    """
+    table = table_of(ContactPrediction)
+    rows = [p.model_dump() for p in predictions]
+    session.execute(delete(table))
+    if rows:
+        session.execute(insert(table), rows)
+    return len(rows)
+
+
+def get_predictions(session: Session, contact_id: int) -> ContactPredictionData | None:
+    """A contact's stored predictions, if it has been scored."""
+    row = session.get(ContactPrediction, contact_id)
+    return None if row is None else ContactPredictionData.model_validate(row)

@@ -3,6 +3,7 @@
 import logging
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,10 @@ from mailwright.core.uow import UnitOfWork, open_unit_of_work
 log = logging.getLogger(__name__)
 
 JobHandler = Callable[[UnitOfWork, dict[str, Any]], None]
+UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]
+# A long job opens its own short transactions (read, then write) so that on SQLite it does not hold
+# the one write lock while it computes for minutes.
+LongJobHandler = Callable[[UnitOfWorkFactory, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -32,13 +37,22 @@ class JobRegistry:
     """Job names and their handlers; higher layers register, lower layers only queue by name."""
 
     handlers: dict[str, JobHandler] = field(default_factory=dict)
+    long_handlers: dict[str, LongJobHandler] = field(default_factory=dict)
     periodic: list[Periodic] = field(default_factory=list)
 
     def register(self, name: str, handler: JobHandler, *, every: timedelta | None = None) -> None:
         """Bind a handler to a job name (and optionally run it periodically)."""
-        if name in self.handlers:
+        if name in self.handlers or name in self.long_handlers:
             raise ValueError(f"job {name!r} is registered twice")
         self.handlers[name] = handler
+        if every is not None:
+            self.periodic.append(Periodic(name, every))
+
+    def register_long(self, name: str, handler: LongJobHandler, *, every: timedelta | None = None) -> None:
+        """Bind a handler that opens its own units of work (for work that computes for a long time)."""
+        if name in self.handlers or name in self.long_handlers:
+            raise ValueError(f"job {name!r} is registered twice")
+        self.long_handlers[name] = handler
         if every is not None:
             self.periodic.append(Periodic(name, every))
 
@@ -51,6 +65,12 @@ class JobOutcome:
     name: str
     status: str
     error: str | None = None
+
+
+def _mark_done(job: Job, now: datetime) -> None:
+    job.status = "done"
+    job.finished_at = now
+    job.last_error = None
 
 
 def backoff(attempt: int, base_seconds: float) -> timedelta:
@@ -136,20 +156,31 @@ class JobRunner:
             return ids
 
     def run_job(self, job_id: int) -> JobOutcome:
-        """Run one claimed job: its work and its 'done' mark commit together or not at all."""
+        """Run one claimed job: its work and its 'done' mark commit together or not at all.
+
+        A long job instead runs its own transactions and is marked done after them; if its worker dies
+        midway it is given back after the lock timeout and runs again, so such jobs must be idempotent.
+        """
         try:
+            long_handler: LongJobHandler | None = None
             with self._uow() as uow:
                 job = uow.session.get(Job, job_id)
                 if job is None or job.status != "running":
                     return JobOutcome(job_id, "?", "skipped")
-                handler = self.registry.handlers.get(job.name)
-                if handler is None:
-                    raise LookupError(f"no handler registered for job {job.name!r}")
-                name = job.name
-                handler(uow, dict(job.args))
-                job.status = "done"
-                job.finished_at = uow.now()
-                job.last_error = None
+                name, args = job.name, dict(job.args)
+                long_handler = self.registry.long_handlers.get(name)
+                if long_handler is None:
+                    handler = self.registry.handlers.get(name)
+                    if handler is None:
+                        raise LookupError(f"no handler registered for job {name!r}")
+                    handler(uow, args)
+                    _mark_done(job, uow.now())
+            if long_handler is not None:
+                long_handler(self._uow, args)
+                with self._uow() as uow:
+                    job = uow.session.get(Job, job_id)
+                    if job is not None:
+                        _mark_done(job, uow.now())
             return JobOutcome(job_id, name, "done")
         except Exception as exc:
             error = "".join(traceback.format_exception_only(exc)).strip()

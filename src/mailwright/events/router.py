@@ -61,7 +61,9 @@ def _store(
     # Key check, storage and commit in one transaction: the 200 goes out only after the commit.
     with runtime.uow() as uow:
         verify_key(uow.session, key, kind="write")
-        return service.ingest(uow, events, rejected=rejected, notify=bool(runtime.registry.handlers))
+        return service.ingest(
+            uow, events, rejected=rejected, notify=service.EVENTS_INGESTED_JOB in runtime.registry.handlers
+        )
 
 
 def _response(result: IngestResult, total: int) -> JSONResponse:

@@ -74,7 +74,7 @@ def _store(runtime: Runtime, delivery: shopify.Delivery, events: list[IncomingEv
                 kept.append(owned)
         if not kept:
             return {"status": "ignored", "events": 0, "reason": "nothing to record (unknown order?)"}
-        result = service.ingest(uow, kept, notify=bool(runtime.registry.handlers))
+        result = service.ingest(uow, kept, notify=service.EVENTS_INGESTED_JOB in runtime.registry.handlers)
         return {"status": "accepted", "events": result.accepted}
 
 
