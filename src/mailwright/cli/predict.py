@@ -1,11 +1,13 @@
 """`mailwright predict`: train and score the shop's predictions, evaluate them on real data, explain one contact."""
 
+from __future__ import annotations
+
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,9 +17,11 @@ from mailwright.cli.common import build_runtime, console, domain_errors, err_con
 from mailwright.core.clock import ManualClock
 from mailwright.core.errors import InvalidInput
 from mailwright.core.runtime import Runtime
-from mailwright.predictions import service
-from mailwright.predictions.evaluation import DEFAULT_CUTOFF, EvaluationReport, evaluate
 from mailwright.predictions.schemas import ContactExplanation, TrainingSummary
+
+if TYPE_CHECKING:
+    from mailwright.predictions import service
+    from mailwright.predictions.evaluation import EvaluationReport
 
 predict_app = typer.Typer(help="Predictions: churn risk, value, next order, recommendations, send time.")
 
@@ -50,6 +54,8 @@ def _runtime(as_of: datetime | None) -> Runtime:
 @contextmanager
 def _progress(enabled: bool) -> Iterator[service.Progress]:
     """A Rich bar on stderr that advances one step per training stage."""
+    from mailwright.predictions import service  # the models load pandas: only when used
+
     if not enabled:
         yield lambda _stage: None
         return
@@ -75,6 +81,8 @@ def _progress(enabled: bool) -> Iterator[service.Progress]:
 
 
 def _train(as_of: datetime | None, horizon: int, as_json: bool) -> None:
+    from mailwright.predictions import service  # the models load pandas: only when used
+
     runtime = _runtime(as_of)
     with domain_errors(), _progress(err_console.is_terminal and not as_json) as progress:
         started = time.perf_counter()
@@ -125,6 +133,8 @@ def evaluate_command(
     as_json: JsonOption = False,
 ) -> None:
     """Run the evaluation protocols on real data beside their baselines; write docs/predictions.md."""
+    from mailwright.predictions.evaluation import DEFAULT_CUTOFF, evaluate  # loads pandas: only when used
+
     if online_retail is not None and not online_retail.exists():
         with domain_errors():
             raise InvalidInput(f"{online_retail} does not exist", field="online-retail")
@@ -162,6 +172,8 @@ def evaluate_command(
 @predict_app.command("explain")
 def explain(email: str, as_json: JsonOption = False) -> None:
     """Show a contact's stored predictions, the models behind them, and its recommendations."""
+    from mailwright.predictions import service  # loads pandas: only when used
+
     runtime = build_runtime()
     with domain_errors(), runtime.uow() as uow:
         found = service.explain(uow.session, email)

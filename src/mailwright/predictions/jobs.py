@@ -5,7 +5,6 @@ from datetime import timedelta
 from typing import Any
 
 from mailwright.core.jobs import JobRegistry, UnitOfWorkFactory
-from mailwright.predictions.service import load_shop_data, store, train
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +19,9 @@ def refresh(open_uow: UnitOfWorkFactory, args: dict[str, Any]) -> None:
     Read, fit and write are separate steps so the fitting (minutes on a large shop) holds no
     transaction: on SQLite, ingestion keeps its write lock meanwhile.
     """
+    # Imported here: the models pull in pandas and scikit-learn, which the API process need not load.
+    from mailwright.predictions.service import load_shop_data, store, train
+
     with open_uow() as uow:
         data = load_shop_data(uow.session, uow.now())
     trained = train(data)
