@@ -60,6 +60,21 @@ def test_preview_renders_what_that_contact_would_get(
     assert "https://shop.test/cart" in html
     assert "unsubscribe" in html.lower()
 
+    sampled = cli.invoke(
+        app,
+        [
+            "templates",
+            "preview",
+            "abandoned_cart_1",
+            "--contact",
+            "ann@example.com",
+            "--out",
+            str(tmp_path / "sample.html"),
+        ],
+    )
+    assert sampled.exit_code == 0, sampled.output
+    assert "sample trigger event" in sampled.output and first_name in (tmp_path / "sample.html").read_text()
+
     missing = cli.invoke(
         app,
         ["templates", "preview", "abandoned_cart_1", "--contact", "nobody@example.com", "--out", str(out)],

@@ -7,7 +7,7 @@ import typer
 import uvicorn
 
 from mailwright.api.app import create_app
-from mailwright.cli.common import build_runtime, console, domain_errors, print_json
+from mailwright.cli.common import build_runtime, close_runtimes, console, domain_errors, print_json
 from mailwright.cli.demo import demo
 from mailwright.cli.imports import import_app
 from mailwright.cli.predict import predict_app
@@ -24,6 +24,13 @@ app = typer.Typer(help="Mailwright: email marketing for online shops.", no_args_
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 contacts_app = typer.Typer(help="Contact profiles.", no_args_is_help=True)
 keys_app = typer.Typer(help="Write keys and admin tokens.", no_args_is_help=True)
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    ctx.call_on_close(close_runtimes)
+
+
 app.add_typer(db_app, name="db")
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(keys_app, name="keys")

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import click
 import typer
 from pydantic import BaseModel
 from rich.console import Console
@@ -21,13 +20,21 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+# Runtimes built by the running command; their pools are closed when it ends (see cli.app's callback),
+# which matters when many commands run in one process, as in the tests.
+_built: list[Runtime] = []
+
+
+def close_runtimes() -> None:
+    """Close the connection pools of every runtime this command built."""
+    while _built:
+        _built.pop().database.engine.dispose()
+
+
 def build_runtime(*, migrate: bool = True, settings: Settings | None = None) -> Runtime:
     """The runtime for a CLI command, with the schema brought up to date on the embedded default."""
     runtime = Runtime(settings or Settings(), registry=build_registry())
-    # Close the connection pool when the command ends (tests run many commands in one process).
-    context = click.get_current_context(silent=True)
-    if context is not None:
-        context.call_on_close(runtime.database.engine.dispose)
+    _built.append(runtime)
     if migrate:
         upgrade(runtime.database.engine)
     return runtime

@@ -8,6 +8,7 @@ import typer
 
 from mailwright.cli.common import build_runtime, console, domain_errors, print_json
 from mailwright.templates import service
+from mailwright.templates.context import sample_event
 from mailwright.templates.library import load_directory
 
 templates_app = typer.Typer(help="Email templates.", no_args_is_help=True)
@@ -63,9 +64,12 @@ def preview_cmd(
 ) -> None:
     """Render a template exactly as one contact would get it: subject, HTML (to --out) and text."""
     runtime = build_runtime()
-    event: dict[str, Any] | None = None
     if event_file is not None:
-        event = json.loads(event_file.read_text(encoding="utf-8"))
+        event: dict[str, Any] = json.loads(event_file.read_text(encoding="utf-8"))
+    else:
+        # Cart, order and browse emails need their trigger event; without one, show them with a sample.
+        event = sample_event()
+        console.print("No --event-file: using a sample trigger event (cart, order, viewed product).")
     with domain_errors(), runtime.uow() as uow:
         service.install_builtins(uow, runtime.settings)
         rendered = service.preview(uow, name, contact, runtime.settings, event=event)
