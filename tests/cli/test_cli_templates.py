@@ -81,3 +81,19 @@ def test_preview_renders_what_that_contact_would_get(
     )
     assert missing.exit_code != 0
     assert "nobody@example.com" in missing.output
+
+
+def test_coupon_codes_uploaded_once_and_counted(
+    fresh_database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MAILWRIGHT_DATABASE_URL", fresh_database_url)
+    cli = CliRunner()
+    codes = tmp_path / "codes.txt"
+    codes.write_text("SAVE-1\nSAVE-2\n\nSAVE-2\nSAVE-3\n")
+    first = cli.invoke(app, ["templates", "coupons", "winback", str(codes), "--json"])
+    again = cli.invoke(app, ["templates", "coupons", "winback", str(codes), "--json"])
+    shown = cli.invoke(app, ["templates", "coupons", "winback", "--json"])
+    assert first.exit_code == again.exit_code == shown.exit_code == 0, first.output
+    assert json.loads(first.stdout) == {"pool": "winback", "added": 3, "remaining": 3}
+    assert json.loads(again.stdout)["added"] == 0
+    assert json.loads(shown.stdout)["remaining"] == 3

@@ -1,4 +1,4 @@
-"""Commands: templates list, validate, preview, install."""
+"""Commands: templates list, validate, preview, coupons."""
 
 import json
 from pathlib import Path
@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from mailwright.cli.common import build_runtime, console, domain_errors, print_json
-from mailwright.templates import service
+from mailwright.templates import coupons, service
 from mailwright.templates.context import sample_event
 from mailwright.templates.library import load_directory
 
@@ -81,3 +81,26 @@ def preview_cmd(
     )
     console.print(f"HTML written to {out}, text to {out.with_suffix('.txt')}\n", highlight=False)
     console.print(rendered.text, highlight=False, markup=False)
+
+
+@templates_app.command("coupons")
+def coupons_cmd(
+    pool: Annotated[str, typer.Argument(help="The pool's name, as the coupon block names it.")],
+    file: Annotated[
+        Path | None, typer.Argument(help="Codes to add, one per line (omit to only show what is left).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Upload unique coupon codes to a pool (each is handed to one recipient only) and show what is left."""
+    runtime = build_runtime()
+    added = 0
+    with domain_errors(), runtime.uow() as uow:
+        if file is not None:
+            added = coupons.upload_codes(
+                uow.session, pool, file.read_text(encoding="utf-8").splitlines(), uow.now()
+            )
+        left = coupons.remaining(uow.session, pool)
+    if as_json:
+        print_json({"pool": pool, "added": added, "remaining": left})
+        return
+    console.print(f"{added} code(s) added to {pool!r}; {left} unclaimed.", highlight=False)
