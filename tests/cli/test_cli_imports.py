@@ -1,17 +1,11 @@
-import importlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from mailwright.cli.app import app
-from mailwright.core.runtime import Runtime
-
-# The module, not the Typer object that `mailwright.cli` re-exports under the same name.
-app_module = importlib.import_module("mailwright.cli.app")
 
 CSV = Path(__file__).parents[1] / "events" / "fixtures" / "csv"
 
@@ -19,20 +13,8 @@ CSV = Path(__file__).parents[1] / "events" / "fixtures" / "csv"
 @pytest.fixture
 def cli(fresh_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     monkeypatch.setenv("MAILWRIGHT_DATABASE_URL", fresh_database_url)
-    # A real `mailwright contacts show` ends its process, which closes its connections; in one test
-    # process they are closed here, so the fresh PostgreSQL database can be dropped.
-    built: list[Runtime] = []
-    original = app_module.build_runtime
-
-    def tracked(*args: Any, **kwargs: Any) -> Runtime:
-        runtime = original(*args, **kwargs)
-        built.append(runtime)
-        return runtime
-
-    monkeypatch.setattr(app_module, "build_runtime", tracked)
+    # Each command closes its own connection pools when it ends (cli.app's root callback).
     yield CliRunner()
-    for runtime in built:
-        runtime.database.engine.dispose()
 
 
 def test_import_customers_json_then_show_the_contact(cli: CliRunner) -> None:

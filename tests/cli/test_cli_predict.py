@@ -1,8 +1,6 @@
-import importlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from tests.predictions.shop import email_of, ingest, order_events
@@ -13,7 +11,6 @@ from mailwright.core.clock import ManualClock
 from mailwright.core.runtime import Runtime
 from mailwright.core.settings import Settings
 
-predict_module = importlib.import_module("mailwright.cli.predict")
 AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
 
 
@@ -24,19 +21,8 @@ def cli(fresh_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cl
     shop = Runtime(Settings(database_url=fresh_database_url, _env_file=None), clock=ManualClock(AS_OF))  # type: ignore[call-arg]
     ingest(shop, order_events(5, 60, AS_OF))
     shop.database.engine.dispose()
-    built: list[Runtime] = []
-    original = predict_module.build_runtime
-
-    def tracked(*args: Any, **kwargs: Any) -> Runtime:
-        runtime = original(*args, **kwargs)
-        built.append(runtime)
-        return runtime
-
-    # Connections close here, as at the end of a real process, so a PostgreSQL database can be dropped.
-    monkeypatch.setattr(predict_module, "build_runtime", tracked)
+    # Each command closes its own connection pools when it ends (cli.app's root callback).
     yield CliRunner()
-    for runtime in built:
-        runtime.database.engine.dispose()
 
 
 def test_train_then_explain_shows_models_fallbacks_and_lists(cli: CliRunner) -> None:
