@@ -109,6 +109,7 @@ def test_loops_and_conditions_survive_the_compiled_once_pipeline() -> None:
         message=ctx.message_context(unsubscribe_url="https://u.example/x"),
         variant_locale="en",
         recommendations=ctx.sample_products()[:3],
+        now=NOW,
     )
     out = render_compiled(compiled, context)
     assert out.html.count("P:") == 3
@@ -136,6 +137,7 @@ def test_statement_inside_an_attribute_falls_back_to_per_recipient_compile() -> 
                 shop={},
                 message=ctx.message_context(unsubscribe_url="https://u.example/x"),
                 variant_locale="en",
+                now=NOW,
             ),
         ).html
     )
@@ -149,7 +151,11 @@ def test_subject_cannot_inject_headers() -> None:
     out = render_compiled(
         compiled,
         ctx.build_context(
-            contact=contact, shop={}, message=ctx.message_context(unsubscribe_url="u"), variant_locale="en"
+            contact=contact,
+            shop={},
+            message=ctx.message_context(unsubscribe_url="u"),
+            variant_locale="en",
+            now=NOW,
         ),
     )
     assert "\n" not in out.subject and "\r" not in out.subject

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, SmallInteger, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from mailwright.core.db import Base, BigId, JsonType, UtcDateTime
 
@@ -63,7 +63,6 @@ class ContactIdentity(Base):
     value: Mapped[str] = mapped_column(String(320))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    contact: Mapped[Contact] = relationship()
 
     __table_args__ = (UniqueConstraint("kind", "value"),)
 

@@ -1,7 +1,7 @@
 """What a template can read: contact, event, recommendations, shop, message, and block labels."""
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -226,7 +226,7 @@ def build_context(
     event: Mapping[str, Any] | None = None,
     recommendations: Sequence[Mapping[str, Any]] = (),
     coupon_code: Callable[[str], str] | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> dict[str, Any]:
     """The full context of one recipient's render, with the locale and currency the filters use."""
     event_data = dict(event or {})
@@ -243,7 +243,7 @@ def build_context(
         "currency": str(currency).upper(),
         "timezone": contact.get("timezone") or "UTC",
         "coupon_code": coupon_code or preview_coupon_code,
-        "now": now or datetime.now(UTC),
+        "now": now,
     }
 
 
