@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -88,7 +89,12 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(database_url=PG_URL or "sqlite://", inline_jobs=True, _env_file=None)  # type: ignore[call-arg]
+    return Settings(  # type: ignore[call-arg]
+        database_url=PG_URL or "sqlite://",
+        inline_jobs=True,
+        signing_key=SecretStr("test-signing-key"),
+        _env_file=None,
+    )
 
 
 @pytest.fixture

@@ -42,6 +42,14 @@ class Contact(Base):
     last_open_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     last_click_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     last_event_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # RFM quintile scores (1-5, 5 best) and their named segment ("Champions", ...), and the lifecycle
+    # stage (new | active | at_risk | churned); written by the segments domain's scheduled recompute.
+    rfm_recency: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    rfm_frequency: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    rfm_monetary: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    rfm_segment: Mapped[str | None] = mapped_column(String(32), default=None)
+    lifecycle_stage: Mapped[str | None] = mapped_column(String(16), default=None)
+    rfm_computed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # Set when this (usually anonymous) profile was merged into another one.
@@ -50,6 +58,7 @@ class Contact(Base):
     __table_args__ = (
         Index("ix_contacts_last_order_at", "last_order_at"),
         Index("ix_contacts_country", "country"),
+        Index("ix_contacts_rfm_segment", "rfm_segment"),
     )
 
 

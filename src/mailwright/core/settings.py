@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     job_backoff_seconds: float = 10.0
     job_lock_timeout_seconds: float = 600.0
     worker_poll_seconds: float = 1.0
+    # Where recipients reach tracking, unsubscribe and sign-up pages (links in every email start with it).
+    public_url: str = "http://127.0.0.1:8000"
+    # HMAC key of tracking and unsubscribe tokens. Unset: a random key is made once and kept in
+    # `signing_key_file`, so links in mail already sent stay valid across restarts.
+    signing_key: SecretStr | None = None
+    signing_key_file: Path = Path("var/signing.key")
     # Jobs run right after the commit that queued them, in the same process (tests and one-off CLI runs).
     inline_jobs: bool = False
 
