@@ -3,12 +3,13 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailwright.contacts import repository
+from mailwright.contacts.bulk import ACTIVITY_COLUMNS
 from mailwright.contacts.identity import normalize_email
 from mailwright.contacts.models import Contact, ContactPrediction, Suppression
 from mailwright.contacts.schemas import ContactOut, ContactPredictionData, OrderRollup
@@ -229,3 +230,15 @@ def get_predictions(session: Session, contact_id: int) -> ContactPredictionData 
     """A contact's stored predictions, if it has been scored."""
     row = session.get(ContactPrediction, contact_id)
     return None if row is None else ContactPredictionData.model_validate(row)
+
+
+def note_activity(session: Session, contact_id: int, kind: str | None, at: datetime) -> None:
+    """Move a contact's `last_event_at` and the roll-up of this activity kind (open, click, site) forward."""
+    table = table_of(Contact)
+    values: dict[str, Any] = {}
+    for name in ("last_event_at", ACTIVITY_COLUMNS.get(kind or "")):
+        if name is None:
+            continue
+        column = table.c[name]
+        values[name] = case((or_(column.is_(None), column < at), at), else_=column)
+    session.execute(update(table).where(table.c.id == contact_id).values(**values))

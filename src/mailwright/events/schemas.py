@@ -92,6 +92,19 @@ class IncomingEvent:
     catalog_only: bool = False
 
 
+@dataclass(frozen=True)
+class ContactEvent:
+    """An event Mailwright itself records about a contact it already knows (an email sent, opened, ...)."""
+
+    contact_id: int
+    name: str
+    occurred_at: datetime
+    # Stable per real-world occurrence ("open:<message public id>:<n>"), so a retry stores it once.
+    message_id: str
+    properties: dict[str, Any] = field(default_factory=dict)
+    source: str = "mailwright"
+
+
 class RejectedItem(BaseModel):
     """One invalid event of a batch, by its position."""
 

@@ -16,7 +16,7 @@ from mailwright.core.uow import UnitOfWork
 from mailwright.events import repository
 from mailwright.events import vocabulary as v
 from mailwright.events.models import Event
-from mailwright.events.schemas import EventOut, IncomingEvent, IngestResult, RejectedItem
+from mailwright.events.schemas import ContactEvent, EventOut, IncomingEvent, IngestResult, RejectedItem
 from mailwright.orders import service as orders
 from mailwright.orders.schemas import OrderIn
 
@@ -155,6 +155,48 @@ def ingest(
             EVENTS_INGESTED_JOB, contact_ids=result.contact_ids, names=sorted({e.name for e in fresh})
         )
     return result
+
+
+def record_contact_events(uow: UnitOfWork, events: Sequence[ContactEvent], *, notify: bool = True) -> int:
+    """Store Mailwright's own events about known contacts (Email Sent, Opened, Clicked, Bounced, ...).
+
+    Idempotent on each event's message id, like ingestion; moves the open/click roll-ups forward and,
+    when `notify`, queues `events.ingested` so segments and flows see them. Returns how many were new.
+    """
+    session = uow.session
+    now = uow.now()
+    events = list(events)
+    if not events:
+        return 0
+    seen = repository.existing_message_ids(session, (e.message_id for e in events))
+    rows: list[dict[str, Any]] = []
+    for event in events:
+        if event.message_id in seen:
+            continue
+        seen.add(event.message_id)
+        rows.append(
+            {
+                "message_id": event.message_id,
+                "contact_id": event.contact_id,
+                "type": "track",
+                "name": event.name,
+                "properties": event.properties,
+                "occurred_at": event.occurred_at,
+                "received_at": now,
+                "source": event.source,
+            }
+        )
+        contacts.note_activity(session, event.contact_id, _ACTIVITY_KIND.get(event.name), event.occurred_at)
+    if not rows:
+        return 0
+    _insert_events(session, rows)
+    if notify:
+        uow.enqueue(
+            EVENTS_INGESTED_JOB,
+            contact_ids=sorted({r["contact_id"] for r in rows}),
+            names=sorted({r["name"] for r in rows}),
+        )
+    return len(rows)
 
 
 def _natural_keys(events: Sequence[IncomingEvent]) -> set[str]:
