@@ -31,6 +31,9 @@ class Contact(Base):
     consent_status: Mapped[str] = mapped_column(String(20), default="never_subscribed")
     consent_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     consent_source: Mapped[str | None] = mapped_column(String(100), default=None)
+    # The preference centre: marketing paused until this time, and topics the contact opted out of.
+    marketing_paused_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    unsubscribed_topics: Mapped[list[str] | None] = mapped_column(JsonType, default=None)
     properties: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     # Roll-ups, kept current as events arrive.
     order_count: Mapped[int] = mapped_column(default=0)

@@ -34,6 +34,8 @@ class OutboxMessage(Base):
     # or the campaign, so analytics can attribute what the message earned.
     source_kind: Mapped[str] = mapped_column(String(20))
     source_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    # A preference-centre topic ("newsletter", "offers"); a contact who left that topic is skipped.
+    topic: Mapped[str | None] = mapped_column(String(50), default=None)
     # The trigger event and anything else the template needs besides the profile (ids and small values).
     context: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="queued")

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("category", sa.String(length=20), nullable=False),
         sa.Column("source_kind", sa.String(length=20), nullable=False),
         sa.Column("source_id", sa.String(length=100), nullable=True),
+        sa.Column("topic", sa.String(length=50), nullable=True),
         sa.Column(
             "context",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
