@@ -1,0 +1,1 @@
+"""Analytics: what each email earned: metrics, attribution of orders to messages, holdout lift, A/B decisions, reports."""
