@@ -39,6 +39,7 @@ class JobRegistry:
     handlers: dict[str, JobHandler] = field(default_factory=dict)
     long_handlers: dict[str, LongJobHandler] = field(default_factory=dict)
     periodic: list[Periodic] = field(default_factory=list)
+    subscribers: dict[str, list[JobHandler]] = field(default_factory=dict)
 
     def register(self, name: str, handler: JobHandler, *, every: timedelta | None = None) -> None:
         """Bind a handler to a job name (and optionally run it periodically)."""
@@ -47,6 +48,25 @@ class JobRegistry:
         self.handlers[name] = handler
         if every is not None:
             self.periodic.append(Periodic(name, every))
+
+    def subscribe(self, name: str, handler: JobHandler) -> None:
+        """Add a handler to a job name that several domains react to (fan-out, e.g. `events.ingested`).
+
+        Every subscriber runs in the job's one transaction, in registration order; a failure retries them all,
+        so subscribers must be idempotent.
+        """
+        if name in self.long_handlers:
+            raise ValueError(f"job {name!r} is a long job; it cannot have subscribers")
+        current = self.handlers.get(name)
+        # The chain so far is whatever is bound now (a plain handler, or an earlier fan-out, which runs its own).
+        chain: list[JobHandler] = [current, handler] if current is not None else [handler]
+        self.subscribers.setdefault(name, []).append(handler)
+
+        def fan_out(uow: UnitOfWork, args: dict[str, Any]) -> None:
+            for subscriber in chain:
+                subscriber(uow, args)
+
+        self.handlers[name] = fan_out
 
     def register_long(self, name: str, handler: LongJobHandler, *, every: timedelta | None = None) -> None:
         """Bind a handler that opens its own units of work (for work that computes for a long time)."""
