@@ -1,4 +1,4 @@
-"""`mailwright import ...`: CSV files and the Online Retail data set."""
+"""`mailwright import ...`: CSV files, the Online Retail data set, and Mailchimp / Klaviyo exports."""
 
 import time
 from collections.abc import Iterator
@@ -251,3 +251,51 @@ def render_online_retail_report(report: OnlineRetailReport) -> None:
         f"dropped {report.returns_dropped:,} return/adjustment and {report.guest_rows_dropped:,} guest rows",
         highlight=False,
     )
+
+
+def _run_moving_in(source: str, file: Path, *, dry_run: bool, as_json: bool) -> None:
+    """Import another email tool's contact export (connectors.mailchimp / connectors.klaviyo)."""
+    from mailwright.connectors import klaviyo, mailchimp
+
+    module = mailchimp if source == "mailchimp" else klaviyo
+    with domain_errors(), open_runtime() as runtime:
+        notify = EVENTS_INGESTED_JOB in runtime.registry.handlers
+        report = module.import_export(
+            file, runtime.uow, now=runtime.clock.now(), dry_run=dry_run, notify=notify
+        )
+    if as_json:
+        print_json(report)
+    else:
+        verb = "would import" if report.dry_run else "imported"
+        console.print(
+            f"{report.path} ({', '.join(report.files)}): {report.people} people from {report.rows} row(s): "
+            f"{report.subscribed} subscribed, {report.unsubscribed} unsubscribed, {report.suppressed} "
+            f"suppressed (bounced/complained), {report.never_subscribed} never subscribed; {verb} "
+            f"{report.imported if not report.dry_run else report.people}, {report.unchanged} already up to date, "
+            f"{len(report.rejected)} row(s) rejected",
+            highlight=False,
+        )
+        for row in report.rejected[:SHOWN_REJECTIONS]:
+            console.print(f"  line {row.line} ({row.column or '-'}): {row.reason}", highlight=False)
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@import_app.command("mailchimp")
+def import_mailchimp(
+    file: Annotated[Path, typer.Argument(help="Audience export: a members CSV or the export's zip.")],
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import a Mailchimp audience export; unsubscribed stay unsubscribed, cleaned are suppressed."""
+    _run_moving_in("mailchimp", file, dry_run=dry_run, as_json=as_json)
+
+
+@import_app.command("klaviyo")
+def import_klaviyo(
+    file: Annotated[Path, typer.Argument(help="Profile export CSV (or a zip of them).")],
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import a Klaviyo profile export with its consent and suppressions."""
+    _run_moving_in("klaviyo", file, dry_run=dry_run, as_json=as_json)

@@ -1,0 +1,1 @@
+"""CRM connectors (HubSpot, Zoho): contacts in, Mailwright's computed properties back out."""
