@@ -1,0 +1,62 @@
+"""The report's shapes, for the CLI's JSON, the API and the dashboard to come."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class MetricOut(BaseModel):
+    """Counts and rates of one flow, node, campaign, variant, template or day."""
+
+    dimension: str
+    key: str
+    name: str
+    day: str | None
+    sent: int
+    delivered: int
+    bounced_hard: int
+    bounced_soft: int
+    unique_opens: int
+    machine_opens: int
+    unique_clicks: int
+    bot_clicks: int
+    unsubscribes: int
+    complaints: int
+    conversions: int
+    revenue_minor: int
+    rates: dict[str, float | None]
+
+
+class LiftOut(BaseModel):
+    """A flow's sent vs held-out comparison (differences with 95 % intervals)."""
+
+    flow_id: int
+    flow: str
+    window_days: int
+    n_sent: int
+    n_holdout: int
+    conversion: dict[str, Any] | None
+    revenue_per_recipient_minor: dict[str, Any] | None
+    incremental_revenue_minor: list[float] | None
+    reason: str | None
+
+
+class Report(BaseModel):
+    """Everything `mailwright report` shows."""
+
+    since: datetime
+    until: datetime
+    currency: str
+    orders_attributed_now: int
+    totals: list[MetricOut]
+    by_flow: list[MetricOut]
+    by_flow_node: list[MetricOut]
+    by_campaign: list[MetricOut]
+    by_variant: list[MetricOut]
+    by_template: list[MetricOut]
+    by_day: list[MetricOut]
+    lifts: list[LiftOut]
+    ab_tests: list[dict[str, Any]]
+    deliverability: dict[str, Any]
+    definitions: str
