@@ -7,12 +7,22 @@ import typer
 import uvicorn
 
 from mailwright.api.app import create_app
+from mailwright.cli.campaigns import campaigns_app
 from mailwright.cli.common import build_runtime, close_runtimes, console, domain_errors, print_json
+from mailwright.cli.connect import connect_app
+from mailwright.cli.delivery import delivery_app, dkim_app, send_test
 from mailwright.cli.demo import demo
+from mailwright.cli.flows import flows_app
 from mailwright.cli.imports import import_app
 from mailwright.cli.predict import predict_app
+from mailwright.cli.privacy import contacts_erase, contacts_export
 from mailwright.cli.render import render_contact
+from mailwright.cli.report import report_app
+from mailwright.cli.rfm import cohorts_command, rfm_command
+from mailwright.cli.segments import segments_app
 from mailwright.cli.templates import templates_app
+from mailwright.cli.tracking import doctor_command, health_command, inbound_command
+from mailwright.cli.webhooks import webhooks_app
 from mailwright.contacts import service as contacts
 from mailwright.core.keys import create_key
 from mailwright.events import service as events
@@ -37,7 +47,23 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
 app.add_typer(templates_app, name="templates")
 app.add_typer(predict_app, name="predict")
+app.add_typer(connect_app, name="connect")
+app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(report_app, name="report")
+app.add_typer(segments_app, name="segments")
+app.add_typer(campaigns_app, name="campaigns")
+app.add_typer(flows_app, name="flows")
 app.command("demo")(demo)
+app.add_typer(delivery_app, name="delivery")
+app.add_typer(dkim_app, name="dkim")
+app.command("send-test")(send_test)
+app.command("rfm")(rfm_command)
+app.command("cohorts")(cohorts_command)
+app.command("inbound")(inbound_command)
+app.command("health")(health_command)
+app.command("doctor")(doctor_command)
+contacts_app.command("export")(contacts_export)
+contacts_app.command("erase")(contacts_erase)
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """`mailwright demo`: a fresh embedded database filled with a real shop's history, and a first look at it."""
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -10,18 +11,22 @@ from babel.numbers import format_currency
 from rich.table import Table
 
 from mailwright.cli.common import console, domain_errors, err_console, print_json
+from mailwright.cli.flows import render_flow_demo
 from mailwright.cli.imports import LazyProgress, open_runtime, render_online_retail_report
+from mailwright.cli.rfm import analyse_shop, render_analysis
 from mailwright.core.errors import InvalidInput
 from mailwright.core.money import from_minor
 from mailwright.core.settings import Settings
 from mailwright.events.imports.online_retail import customer_email, find_parquet, import_online_retail
 from mailwright.events.imports.overview import CountryLine, ShopOverview, shop_overview
+from mailwright.flows import demo as flows_demo
 from mailwright.orders.schemas import TopProduct
 from mailwright.templates.service import write_builtin_previews
 
 # The demo always owns this file: it is deleted and rebuilt on every run, whatever else is configured.
 DEMO_DATABASE = Path("var/demo.db")
 PREVIEWS = Path("var/previews")
+REPORTS = Path("var/reports")
 DATA_FOLDER = Path("../shared/data/online_retail")
 # A customer with several orders: a good first profile to open.
 EXAMPLE_CUSTOMER = "12347"
@@ -91,6 +96,14 @@ def demo(
             if overview.example_email:
                 # Every built-in template as this real customer would get it, to open in a browser.
                 previews = write_builtin_previews(runtime, PREVIEWS, overview.example_email)
+            # RFM map and cohorts as of the shop's last day, with a report of charts under var/reports/.
+            analysis = analyse_shop(runtime, overview.last_order_at, REPORTS)
+            # The flow library switched on and the shop's last 60 days run through the engine (last step).
+            flow_demo = None
+            if overview.last_order_at is not None:
+                if not as_json:
+                    console.print("Running the flow library over the last 60 days ...", highlight=False)
+                flow_demo = flows_demo.run(runtime.database, runtime.settings, overview.last_order_at)
     finally:
         progress.close()
     seconds = round(time.perf_counter() - started, 1)
@@ -106,6 +119,10 @@ def demo(
                 "import": report,
                 "overview": overview,
                 "previews": [str(p) for p in previews],
+                "rfm": analysis.summary if analysis else None,
+                "cohorts": analysis.retention if analysis else None,
+                "report": str(analysis.report) if analysis else None,
+                "flows": asdict(flow_demo) if flow_demo else None,
                 "seconds": seconds,
                 "next": show,
             }
@@ -113,6 +130,10 @@ def demo(
         return
     render_online_retail_report(report)
     render_overview(overview)
+    if analysis is not None:
+        render_analysis(analysis)
+    if flow_demo is not None:
+        render_flow_demo(flow_demo)
     if previews:
         console.print(
             f"{len(previews)} template previews for {overview.example_email} written to {PREVIEWS}/",

@@ -17,6 +17,7 @@ from mailwright.core.clock import ManualClock
 from mailwright.core.money import from_minor
 from mailwright.core.runtime import Runtime
 from mailwright.segments import cohorts, rfm
+from mailwright.segments import service as segments
 from mailwright.segments.cohorts import CohortTable
 from mailwright.segments.rfm_schemas import RfmSummary
 
@@ -154,6 +155,8 @@ class ShopAnalysis:
     retention: CohortTable
     revenue: CohortTable
     report: Path
+    # The built-in segments switched on, and how many customers each holds as of the shop's last day.
+    segments: list[tuple[str, int]]
 
 
 def analyse_shop(runtime: Runtime, last_order_at: datetime | None, directory: Path) -> ShopAnalysis | None:
@@ -168,6 +171,9 @@ def analyse_shop(runtime: Runtime, last_order_at: datetime | None, directory: Pa
         runtime.settings, clock=ManualClock(end_of_day), database=runtime.database, registry=runtime.registry
     )
     with shop.uow() as uow:
+        # Built-ins first, so the RFM refresh (which recomputes the segments that read it) fills them too.
+        segments.install_builtins(uow)
+    with shop.uow() as uow:
         run = rfm.refresh_rfm(uow)
         summary = rfm.summary(uow.session, runtime.settings.shop_currency, thresholds=run.thresholds)
         retention = cohorts.cohort_table(uow.session, end_of_day, metric="retention")
@@ -177,11 +183,19 @@ def analyse_shop(runtime: Runtime, last_order_at: datetime | None, directory: Pa
     report = write_report(
         directory, summary, [retention, revenue], title=f"{runtime.settings.shop_name}: customers and cohorts"
     )
-    return ShopAnalysis(summary=summary, retention=retention, revenue=revenue, report=report)
+    with shop.uow() as uow:
+        sizes = [(s.name, s.member_count) for s in segments.list_segments(uow.session) if s.enabled]
+    return ShopAnalysis(summary=summary, retention=retention, revenue=revenue, report=report, segments=sizes)
 
 
 def render_analysis(analysis: ShopAnalysis) -> None:
     """Print the demo's RFM map and retention table, and where the report is."""
     render_rfm(analysis.summary)
     render_cohorts(analysis.retention)
+    table = Table(title="Built-in segments (as of the shop's last day)", box=box.SIMPLE)
+    table.add_column("segment")
+    table.add_column("customers", justify="right")
+    for name, count in analysis.segments:
+        table.add_row(name, f"{count:,}")
+    console.print(table)
     console.print(f"RFM and cohort report with charts: {analysis.report}", highlight=False)

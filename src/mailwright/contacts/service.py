@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from mailwright.contacts import repository
 from mailwright.contacts.bulk import ACTIVITY_COLUMNS
 from mailwright.contacts.identity import normalize_email
-from mailwright.contacts.models import Contact, ContactPrediction, Suppression
+from mailwright.contacts.models import Contact, ContactIdentity, ContactPrediction, Suppression
 from mailwright.contacts.schemas import ContactOut, ContactPredictionData, OrderRollup
-from mailwright.core.db import UtcDateTime, table_of
+from mailwright.core.db import UtcDateTime, in_values, table_of
 from mailwright.core.errors import NotFound
 from mailwright.core.ids import sha256_hex
 
@@ -242,3 +242,207 @@ def note_activity(session: Session, contact_id: int, kind: str | None, at: datet
         column = table.c[name]
         values[name] = case((or_(column.is_(None), column < at), at), else_=column)
     session.execute(update(table).where(table.c.id == contact_id).values(**values))
+
+
+@dataclass(frozen=True)
+class RfmRow:
+    """One customer's RFM scores (1-5), named RFM segment and lifecycle stage, as the segments domain computed."""
+
+    contact_id: int
+    recency: int
+    frequency: int
+    monetary: int
+    segment: str
+    lifecycle_stage: str
+
+
+def store_rfm(session: Session, rows: Iterable[RfmRow], computed_at: datetime) -> int:
+    """Make these the stored RFM scores and lifecycle stages; everyone else's are cleared. Returns rows written.
+
+    Set-based: one UPDATE per distinct (scores, segment, stage) combination (at most a few hundred, however
+    many contacts) instead of one per contact, and one UPDATE that clears contacts scored before but not now.
+    """
+    table = table_of(Contact)
+    groups: dict[tuple[int, int, int, str, str], list[int]] = {}
+    for r in rows:
+        key = (r.recency, r.frequency, r.monetary, r.segment, r.lifecycle_stage)
+        groups.setdefault(key, []).append(r.contact_id)
+    scored = [contact_id for ids in groups.values() for contact_id in ids]
+    stale = table.c.rfm_computed_at.is_not(None) | table.c.lifecycle_stage.is_not(None)
+    if scored:
+        stale = stale & ~in_values(session, table.c.id, scored)
+    session.execute(
+        update(table)
+        .where(stale)
+        .values(
+            rfm_recency=None,
+            rfm_frequency=None,
+            rfm_monetary=None,
+            rfm_segment=None,
+            lifecycle_stage=None,
+            rfm_computed_at=None,
+        )
+    )
+    for (recency, frequency, monetary, segment, stage), ids in groups.items():
+        for start in range(0, len(ids), 20_000):
+            session.execute(
+                update(table)
+                .where(in_values(session, table.c.id, ids[start : start + 20_000]))
+                .values(
+                    rfm_recency=recency,
+                    rfm_frequency=frequency,
+                    rfm_monetary=monetary,
+                    rfm_segment=segment,
+                    lifecycle_stage=stage,
+                    rfm_computed_at=computed_at,
+                )
+            )
+    return len(scored)
+
+
+# --- Consent changes (tracking: unsubscribe, preference centre, sign-up, complaints) ---
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    """What a contact agreed to: status, when and how it last changed, pause and topic opt-outs."""
+
+    contact_id: int
+    email: str | None
+    external_id: str | None
+    first_name: str | None
+    locale: str | None
+    consent_status: str
+    consent_updated_at: datetime | None
+    consent_source: str | None
+    signup_source: str | None
+    marketing_paused_until: datetime | None
+    unsubscribed_topics: tuple[str, ...]
+
+
+def consent_state(session: Session, contact_id: int) -> ConsentState:
+    """A contact's consent and preferences, or NotFound."""
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound(f"no contact with id {contact_id}", field="contact_id")
+    return ConsentState(
+        contact_id=contact.id,
+        email=contact.email,
+        external_id=contact.external_id,
+        first_name=contact.first_name,
+        locale=contact.locale,
+        consent_status=contact.consent_status,
+        consent_updated_at=contact.consent_updated_at,
+        consent_source=contact.consent_source,
+        signup_source=contact.signup_source,
+        marketing_paused_until=contact.marketing_paused_until,
+        unsubscribed_topics=tuple(contact.unsubscribed_topics or ()),
+    )
+
+
+def set_consent(
+    session: Session,
+    contact_id: int,
+    status: str,
+    *,
+    source: str,
+    now: datetime,
+    signup_source: str | None = None,
+) -> None:
+    """Change a contact's consent status (subscribed | unsubscribed | pending | never_subscribed)."""
+    if status not in CONSENT_STATUSES:
+        raise ValueError(f"unknown consent status {status!r}")
+    values: dict[str, Any] = {
+        "consent_status": status,
+        "consent_updated_at": now,
+        "consent_source": source,
+        "updated_at": now,
+    }
+    if signup_source is not None:
+        values["signup_source"] = signup_source
+    session.execute(update(table_of(Contact)).where(table_of(Contact).c.id == contact_id).values(**values))
+
+
+def pause_marketing(session: Session, contact_id: int, until: datetime | None, *, now: datetime) -> None:
+    """Pause marketing email for a contact until a time (None resumes it)."""
+    session.execute(
+        update(table_of(Contact))
+        .where(table_of(Contact).c.id == contact_id)
+        .values(marketing_paused_until=until, updated_at=now)
+    )
+
+
+def set_unsubscribed_topics(
+    session: Session, contact_id: int, topics: Iterable[str], *, now: datetime
+) -> None:
+    """Replace the topics a contact opted out of (an empty list stores NULL: every topic is wanted)."""
+    chosen = sorted(set(topics))
+    session.execute(
+        update(table_of(Contact))
+        .where(table_of(Contact).c.id == contact_id)
+        .values(unsubscribed_topics=chosen or None, updated_at=now)
+    )
+
+
+def suppression_reason(session: Session, email: str) -> str | None:
+    """Why an address is suppressed (hard_bounce, complaint, manual, erased, ...), or None."""
+    digest = sha256_hex(normalize_email(email))
+    return session.scalar(select(Suppression.reason).where(Suppression.email_hash == digest))
+
+
+def identities_of(session: Session, contact_id: int) -> list[dict[str, Any]]:
+    """Every identity (store user id, anonymous id, email) that leads to a contact, for a privacy export."""
+    rows = session.execute(
+        select(ContactIdentity.kind, ContactIdentity.value, ContactIdentity.created_at)
+        .where(ContactIdentity.contact_id == contact_id)
+        .order_by(ContactIdentity.id)
+    )
+    return [{"kind": kind, "value": value, "created_at": created} for kind, value, created in rows]
+
+
+def anonymize_profile(session: Session, contact_id: int, *, now: datetime) -> list[int]:
+    """Erase a profile in place: personal columns blanked, identities and scores deleted, consent withdrawn.
+
+    The row stays as an anonymous tombstone so the shop's aggregate figures (revenue, sends, opens) do not
+    change; returns the ids of the profiles merged into it, which are anonymized the same way.
+    """
+    merged = list(session.scalars(select(Contact.id).where(Contact.merged_into_id == contact_id)))
+    ids = [contact_id, *merged]
+    table = table_of(Contact)
+    session.execute(
+        update(table)
+        .where(table.c.id.in_(ids))
+        .values(
+            email=None,
+            external_id=None,
+            first_name=None,
+            last_name=None,
+            phone=None,
+            locale=None,
+            timezone=None,
+            country=None,
+            city=None,
+            birthday=None,
+            signup_source=None,
+            properties={},
+            consent_status="unsubscribed",
+            consent_updated_at=now,
+            consent_source="erased",
+            marketing_paused_until=None,
+            unsubscribed_topics=None,
+            updated_at=now,
+        )
+    )
+    session.execute(delete(ContactIdentity).where(ContactIdentity.contact_id.in_(ids)))
+    session.execute(delete(ContactPrediction).where(ContactPrediction.contact_id.in_(ids)))
+    return merged
+
+
+def profiles_by_ids(session: Session, contact_ids: Iterable[int]) -> list[ContactOut]:
+    """Many live profiles at once (without their anonymous ids), in id order."""
+    ids = sorted(set(contact_ids))
+    result: list[ContactOut] = []
+    for start in range(0, len(ids), 5000):
+        stmt = select(Contact).where(Contact.id.in_(ids[start : start + 5000])).order_by(Contact.id)
+        result.extend(ContactOut.model_validate(c) for c in session.scalars(stmt))
+    return result

@@ -1,5 +1,6 @@
 """The running installation: settings, clock, database and job registry, wired once."""
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -34,6 +35,9 @@ class Runtime:
             )
         self.database = database
         self.registry = registry or JobRegistry()
+        # Set when a commit queued jobs: the embedded worker wakes at once instead of at its next poll,
+        # so an accepted event reaches segments and flows in milliseconds, not up to a poll interval.
+        self.jobs_queued = threading.Event()
         self.runner = JobRunner(
             self.database,
             self.clock,
@@ -46,7 +50,7 @@ class Runtime:
     @contextmanager
     def uow(self) -> Iterator[UnitOfWork]:
         """A unit of work; with inline jobs on, the jobs it queued run right after it commits."""
-        hook = self._run_inline if self.settings.inline_jobs else None
+        hook = self._run_inline if self.settings.inline_jobs else self.jobs_queued.set
         with open_unit_of_work(self.database, self.clock, on_jobs_committed=hook) as uow:
             uow.job_attempts = self.settings.job_max_attempts
             yield uow

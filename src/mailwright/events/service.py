@@ -1,9 +1,10 @@
 """Ingestion: every way in (Segment API, Shopify, CSV) ends here, one transaction per batch."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -11,7 +12,7 @@ from mailwright.catalog import service as catalog
 from mailwright.contacts import service as contacts
 from mailwright.contacts.bulk import BatchProfiles
 from mailwright.contacts.schemas import OrderRollup
-from mailwright.core.db import lock_keys, table_of
+from mailwright.core.db import in_values, lock_keys, table_of
 from mailwright.core.uow import UnitOfWork
 from mailwright.events import repository
 from mailwright.events import vocabulary as v
@@ -256,3 +257,21 @@ def list_events(
         EventOut.model_validate(e)
         for e in repository.list_events(session, contact_id=contact_id, name=name, limit=limit, offset=offset)
     ]
+
+
+def events_received_since(
+    session: Session, contact_ids: Sequence[int], names: Sequence[str], *, since: datetime
+) -> list[EventOut]:
+    """Events of these contacts with these names received at or after `since`, oldest first."""
+    if not contact_ids or not names:
+        return []
+    stmt = (
+        select(Event)
+        .where(
+            in_values(session, Event.contact_id, list(contact_ids)),
+            in_values(session, Event.name, list(names)),
+            Event.received_at >= since,
+        )
+        .order_by(Event.received_at, Event.id)
+    )
+    return [EventOut.model_validate(e) for e in session.scalars(stmt)]
