@@ -5,26 +5,20 @@ need to know which way an order came in. This module is pure: signature check an
 no database; `shopify_router` stores what it returns.
 """
 
-import base64
-import binascii
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from mailwright.catalog.schemas import ProductIn, VariantIn
 from mailwright.contacts.identity import (
     normalize_country,
     normalize_currency,
-    normalize_email,
     normalize_locale,
 )
-from mailwright.core.clock import ensure_utc
-from mailwright.core.errors import InvalidInput, Unauthorized
+from mailwright.core.errors import InvalidInput
 from mailwright.core.money import from_minor, to_minor
+from mailwright.events import payload as p
 from mailwright.events import vocabulary as v
 from mailwright.events.schemas import IncomingEvent, OrderDraft
 from mailwright.orders.schemas import OrderLineIn
@@ -80,17 +74,7 @@ class Delivery:
 
 def verify_signature(raw: bytes, header: str | None, secret: str) -> None:
     """Check the base64 HMAC-SHA256 of the raw body against the app secret; Unauthorized if it differs."""
-    if not header:
-        raise Unauthorized(f"missing {HMAC_HEADER} header", field=HMAC_HEADER)
-    try:
-        given = base64.b64decode(header.strip(), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise Unauthorized(f"{HMAC_HEADER} is not valid base64", field=HMAC_HEADER) from exc
-    expected = hmac.new(secret.encode(), raw, hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, given):
-        raise Unauthorized(
-            f"{HMAC_HEADER} does not match the body signed with the app secret", field=HMAC_HEADER
-        )
+    p.verify_base64_hmac(raw, header, secret, HMAC_HEADER)
 
 
 def is_supported(topic: str) -> bool:
@@ -114,33 +98,6 @@ def needs_order_owner(event: IncomingEvent) -> bool:
 # --- reading payload fields, each error naming its path -------------------------------------------
 
 
-def _present(value: Any) -> bool:
-    return value is not None and value != ""
-
-
-def _required(payload: dict[str, Any], key: str, path: str) -> Any:
-    value = payload.get(key)
-    if not _present(value):
-        raise InvalidInput(f"{path} is required", field=path)
-    return value
-
-
-def _id(value: Any, path: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
-        raise InvalidInput(f"{path} must be an id (number or string)", field=path)
-    return str(value).strip()[:200]
-
-
-def _optional_id(value: Any, path: str) -> str | None:
-    return _id(value, path) if _present(value) else None
-
-
-def _text(value: Any, limit: int = 200) -> str | None:
-    if not _present(value):
-        return None
-    return str(value).strip()[:limit] or None
-
-
 def _object(payload: dict[str, Any], key: str, path: str) -> dict[str, Any] | None:
     value = payload.get(key)
     if value is None:
@@ -150,49 +107,12 @@ def _object(payload: dict[str, Any], key: str, path: str) -> dict[str, Any] | No
     return value
 
 
-def _objects(payload: dict[str, Any], key: str, path: str, *, required: bool = False) -> list[dict[str, Any]]:
-    value = payload.get(key)
-    if value is None:
-        if required:
-            raise InvalidInput(f"{path} is required", field=path)
-        return []
-    if not isinstance(value, list):
-        raise InvalidInput(f"{path} must be a list", field=path)
-    for i, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise InvalidInput(f"{path}[{i}] must be an object", field=f"{path}[{i}]")
-    return value
-
-
-def _when(value: Any, path: str) -> datetime | None:
-    if not _present(value):
-        return None
-    try:
-        return ensure_utc(datetime.fromisoformat(str(value)))
-    except ValueError as exc:
-        raise InvalidInput(f"{path} must be an ISO 8601 timestamp, got {value!r}", field=path) from exc
-
-
 def _first_time(payload: dict[str, Any], keys: tuple[str, ...], fallback: datetime) -> datetime:
     for key in keys:
-        moment = _when(payload.get(key), key)
+        moment = p.when(payload.get(key), key)
         if moment is not None:
             return moment
     return fallback
-
-
-def _money(value: Any, currency: str, path: str) -> int | None:
-    return None if not _present(value) else to_minor(value, currency, field=path)
-
-
-def _number(value: Any) -> float | None:
-    # Event properties follow the Segment spec (numbers); exact minor units go to orders separately.
-    if not _present(value):
-        return None
-    try:
-        return float(Decimal(str(value)))
-    except InvalidOperation:
-        return None
 
 
 def _quantity(value: Any, path: str) -> int:
@@ -203,7 +123,7 @@ def _quantity(value: Any, path: str) -> int:
 
 def _currency(payload: dict[str, Any], fallback: str, *, required: bool = False) -> str:
     raw = payload.get("currency")
-    if not _present(raw):
+    if not p.present(raw):
         if required:
             raise InvalidInput("currency is required", field="currency")
         return fallback
@@ -213,10 +133,6 @@ def _currency(payload: dict[str, Any], fallback: str, *, required: bool = False)
 def _at(path: str, key: str) -> str:
     """A field path inside `path` ("" is the payload's top level)."""
     return f"{path}.{key}" if path else key
-
-
-def _email(value: Any, path: str) -> str | None:
-    return normalize_email(str(value), field=path) if _present(value) else None
 
 
 # --- customers ------------------------------------------------------------------------------------
@@ -233,9 +149,9 @@ def _address(customer: dict[str, Any] | None, fallback: dict[str, Any] | None, p
     if address is None:
         return fields
     country = address.get("country_code") or address.get("country")
-    if _present(country):
+    if p.present(country):
         fields["country"] = normalize_country(str(country), field=f"{where}.country_code")
-    city = _text(address.get("city"))
+    city = p.text(address.get("city"))
     if city:
         fields["city"] = city
     return fields
@@ -252,10 +168,10 @@ def _profile(
     fields: dict[str, Any] = {}
     if customer is not None:
         for key in ("first_name", "last_name"):
-            value = _text(customer.get(key))
+            value = p.text(customer.get(key))
             if value:
                 fields[key] = value
-        phone = _text(customer.get("phone"), 50)
+        phone = p.text(customer.get("phone"), 50)
         if phone:
             fields["phone"] = phone
         locale = customer.get("locale") or locale
@@ -263,7 +179,7 @@ def _profile(
         if isinstance(tags, str) and tags.strip():
             # Shopify sends tags as one comma-separated string; segments want a list to test membership.
             fields["properties"] = {"tags": [t.strip() for t in tags.split(",") if t.strip()]}
-    if _present(locale):
+    if p.present(locale):
         where = _at(path, "locale") if customer is not None and customer.get("locale") else "customer_locale"
         fields["locale"] = normalize_locale(str(locale), field=where)
     fields.update(_address(customer, billing, path))
@@ -279,7 +195,7 @@ def _consent(
     state = _object(customer, "email_marketing_consent", _at(path, "email_marketing_consent"))
     if state is not None:
         status = _CONSENT_STATES.get(str(state.get("state") or "").lower())
-        at = _when(state.get("consent_updated_at"), _at(path, "email_marketing_consent.consent_updated_at"))
+        at = p.when(state.get("consent_updated_at"), _at(path, "email_marketing_consent.consent_updated_at"))
         if status is None:
             return None, None
         if status == "never_subscribed" and at is None:
@@ -288,13 +204,13 @@ def _consent(
         return status, at or fallback_at
     legacy = customer.get("accepts_marketing")
     if isinstance(legacy, bool):
-        at = _when(customer.get("accepts_marketing_updated_at"), _at(path, "accepts_marketing_updated_at"))
+        at = p.when(customer.get("accepts_marketing_updated_at"), _at(path, "accepts_marketing_updated_at"))
         return ("subscribed" if legacy else "unsubscribed"), at or fallback_at
     return None, None
 
 
 def _customer_event(delivery: Delivery, payload: dict[str, Any]) -> list[IncomingEvent]:
-    customer_id = _id(_required(payload, "id", "id"), "id")
+    customer_id = p.ident(p.required(payload, "id", "id"), "id")
     occurred = _first_time(payload, ("updated_at", "created_at"), delivery.received_at)
     consent, consent_at = _consent(payload, "", occurred)
     profile = _profile(payload, "")
@@ -306,7 +222,7 @@ def _customer_event(delivery: Delivery, payload: dict[str, Any]) -> list[Incomin
             occurred_at=occurred,
             source=SOURCE,
             user_id=customer_id,
-            email=_email(payload.get("email"), "email"),
+            email=p.email(payload.get("email"), "email"),
             properties={"shopify_topic": delivery.topic, "customer_id": customer_id},
             profile=profile,
             consent=consent,
@@ -316,7 +232,7 @@ def _customer_event(delivery: Delivery, payload: dict[str, Any]) -> list[Incomin
 
 
 def _consent_event(delivery: Delivery, payload: dict[str, Any]) -> list[IncomingEvent]:
-    customer_id = _id(_required(payload, "customer_id", "customer_id"), "customer_id")
+    customer_id = p.ident(p.required(payload, "customer_id", "customer_id"), "customer_id")
     state = _object(payload, "email_marketing_consent", "email_marketing_consent")
     if state is None:
         raise InvalidInput("email_marketing_consent is required", field="email_marketing_consent")
@@ -329,7 +245,7 @@ def _consent_event(delivery: Delivery, payload: dict[str, Any]) -> list[Incoming
             occurred_at=consent_at or delivery.received_at,
             source=SOURCE,
             user_id=customer_id,
-            email=_email(payload.get("email_address"), "email_address"),
+            email=p.email(payload.get("email_address"), "email_address"),
             properties={"shopify_topic": delivery.topic, "customer_id": customer_id},
             consent=consent,
             consent_at=consent_at,
@@ -341,8 +257,8 @@ def _redact_event(delivery: Delivery, payload: dict[str, Any]) -> list[IncomingE
     customer = _object(payload, "customer", "customer")
     if customer is None:
         raise InvalidInput("customer is required", field="customer")
-    customer_id = _optional_id(customer.get("id"), "customer.id")
-    email = _email(customer.get("email"), "customer.email")
+    customer_id = p.optional_ident(customer.get("id"), "customer.id")
+    email = p.email(customer.get("email"), "customer.email")
     if customer_id is None and email is None:
         raise InvalidInput("customer.id or customer.email is required", field="customer.id")
     return [
@@ -373,20 +289,20 @@ class _Lines:
 
 def _line_items(payload: dict[str, Any], currency: str) -> _Lines:
     found = _Lines([], [], [])
-    for i, item in enumerate(_objects(payload, "line_items", "line_items", required=True)):
+    for i, item in enumerate(p.objects(payload, "line_items", "line_items", required=True)):
         path = f"line_items[{i}]"
-        product_id = _optional_id(item.get("product_id"), f"{path}.product_id")
-        variant_id = _optional_id(item.get("variant_id"), f"{path}.variant_id")
+        product_id = p.optional_ident(item.get("product_id"), f"{path}.product_id")
+        variant_id = p.optional_ident(item.get("variant_id"), f"{path}.variant_id")
         quantity = _quantity(item.get("quantity"), f"{path}.quantity")
-        price = _required(item, "price", f"{path}.price")
+        price = p.required(item, "price", f"{path}.price")
         price_minor = to_minor(price, currency, field=f"{path}.price")
-        sku, title = _text(item.get("sku")), _text(item.get("title"), 1000)
+        sku, title = p.text(item.get("sku")), p.text(item.get("title"), 1000)
         found.lines.append(
             OrderLineIn(
                 product_external_id=product_id,
                 sku=sku,
                 title=title,
-                category=_text(item.get("product_type")),
+                category=p.text(item.get("product_type")),
                 quantity=quantity,
                 price_minor=price_minor,
             )
@@ -397,9 +313,9 @@ def _line_items(payload: dict[str, Any], currency: str) -> _Lines:
                 "variant_id": variant_id,
                 "sku": sku,
                 "name": title,
-                "variant": _text(item.get("variant_title")),
-                "brand": _text(item.get("vendor")),
-                "price": _number(price),
+                "variant": p.text(item.get("variant_title")),
+                "brand": p.text(item.get("vendor")),
+                "price": p.number(price),
                 "quantity": quantity,
             }
         )
@@ -413,8 +329,8 @@ def _line_items(payload: dict[str, Any], currency: str) -> _Lines:
 def _discount_codes(payload: dict[str, Any]) -> list[str]:
     return [
         str(code["code"]).strip()
-        for code in _objects(payload, "discount_codes", "discount_codes")
-        if _present(code.get("code"))
+        for code in p.objects(payload, "discount_codes", "discount_codes")
+        if p.present(code.get("code"))
     ]
 
 
@@ -423,13 +339,14 @@ def _shipping(payload: dict[str, Any], currency: str) -> int | None:
     shop_money = (
         _object(shipping_set, "shop_money", "total_shipping_price_set.shop_money") if shipping_set else None
     )
-    if shop_money is not None and _present(shop_money.get("amount")):
+    if shop_money is not None and p.present(shop_money.get("amount")):
         return to_minor(shop_money["amount"], currency, field="total_shipping_price_set.shop_money.amount")
-    lines = _objects(payload, "shipping_lines", "shipping_lines")
+    lines = p.objects(payload, "shipping_lines", "shipping_lines")
     if not lines:
         return None
     return sum(
-        _money(line.get("price"), currency, f"shipping_lines[{i}].price") or 0 for i, line in enumerate(lines)
+        p.money(line.get("price"), currency, f"shipping_lines[{i}].price") or 0
+        for i, line in enumerate(lines)
     )
 
 
@@ -438,10 +355,10 @@ def _buyer(
 ) -> tuple[str | None, str | None, dict[str, Any], str | None, datetime | None]:
     """user id, email, profile fields and consent of the customer an order or checkout belongs to."""
     customer = _object(payload, "customer", "customer")
-    user_id = _optional_id(customer.get("id"), "customer.id") if customer else None
-    email = _email(payload.get("email"), "email")
+    user_id = p.optional_ident(customer.get("id"), "customer.id") if customer else None
+    email = p.email(payload.get("email"), "email")
     if email is None and customer is not None:
-        email = _email(customer.get("email"), "customer.email")
+        email = p.email(customer.get("email"), "customer.email")
     billing = _object(payload, "billing_address", "billing_address")
     profile = _profile(customer, "customer", locale=payload.get("customer_locale"), billing=billing)
     consent, consent_at = _consent(customer, "customer", occurred)
@@ -449,15 +366,15 @@ def _buyer(
 
 
 def _order_event(delivery: Delivery, payload: dict[str, Any], name: str) -> IncomingEvent:
-    order_id = _id(_required(payload, "id", "id"), "id")
+    order_id = p.ident(p.required(payload, "id", "id"), "id")
     currency = _currency(payload, delivery.shop_currency, required=True)
-    total = to_minor(_required(payload, "total_price", "total_price"), currency, field="total_price")
+    total = to_minor(p.required(payload, "total_price", "total_price"), currency, field="total_price")
     items = _line_items(payload, currency)
     codes = _discount_codes(payload)
     # The order's placement time, also for updates: it becomes the order's placed_at.
     placed = _first_time(payload, ("processed_at", "created_at"), delivery.received_at)
     user_id, email, profile, consent, consent_at = _buyer(payload, placed)
-    checkout_token = _optional_id(payload.get("checkout_token"), "checkout_token")
+    checkout_token = p.optional_ident(payload.get("checkout_token"), "checkout_token")
     anonymous_id = checkout_token
     if user_id is None and email is None and anonymous_id is None:
         # A point-of-sale order with no customer still counts in shop revenue; it gets a profile of its own.
@@ -466,22 +383,22 @@ def _order_event(delivery: Delivery, payload: dict[str, Any], name: str) -> Inco
         external_id=order_id,
         currency=currency,
         total_minor=total,
-        subtotal_minor=_money(payload.get("subtotal_price"), currency, "subtotal_price"),
-        tax_minor=_money(payload.get("total_tax"), currency, "total_tax"),
+        subtotal_minor=p.money(payload.get("subtotal_price"), currency, "subtotal_price"),
+        tax_minor=p.money(payload.get("total_tax"), currency, "total_tax"),
         shipping_minor=_shipping(payload, currency),
-        discount_minor=_money(payload.get("total_discounts"), currency, "total_discounts"),
+        discount_minor=p.money(payload.get("total_discounts"), currency, "total_discounts"),
         coupon=", ".join(codes)[:100] or None,
         lines=items.lines,
     )
     properties: dict[str, Any] = {
         "shopify_topic": delivery.topic,
         "order_id": order_id,
-        "order_number": _text(payload.get("name")),
+        "order_number": p.text(payload.get("name")),
         "checkout_id": checkout_token,
-        "total": _number(payload.get("total_price")),
-        "subtotal": _number(payload.get("subtotal_price")),
-        "tax": _number(payload.get("total_tax")),
-        "discount": _number(payload.get("total_discounts")),
+        "total": p.number(payload.get("total_price")),
+        "subtotal": p.number(payload.get("subtotal_price")),
+        "tax": p.number(payload.get("total_tax")),
+        "discount": p.number(payload.get("total_discounts")),
         "coupon": draft.coupon,
         "discount_codes": codes,
         "currency": currency,
@@ -511,7 +428,7 @@ def _order_created(delivery: Delivery, payload: dict[str, Any]) -> list[Incoming
 
 def _order_updated(delivery: Delivery, payload: dict[str, Any]) -> list[IncomingEvent]:
     event = _order_event(delivery, payload, v.ORDER_UPDATED)
-    if _present(payload.get("cancelled_at")):
+    if p.present(payload.get("cancelled_at")):
         # Shopify does not order deliveries: an update may be the first word of a cancellation.
         event.cancel_order_id = event.order.external_id if event.order else None
     return [event]
@@ -521,7 +438,7 @@ def _order_cancelled(delivery: Delivery, payload: dict[str, Any]) -> list[Incomi
     event = _order_event(delivery, payload, v.ORDER_CANCELLED)
     order_id = event.order.external_id if event.order else None
     event.occurred_at = _first_time(payload, ("cancelled_at", "updated_at"), delivery.received_at)
-    event.properties["cancel_reason"] = _text(payload.get("cancel_reason"))
+    event.properties["cancel_reason"] = p.text(payload.get("cancel_reason"))
     # The cancellation carries the whole order, but refreshing it here would date it at cancelled_at.
     event.order = None
     event.products = []
@@ -530,7 +447,7 @@ def _order_cancelled(delivery: Delivery, payload: dict[str, Any]) -> list[Incomi
 
 
 def _refund_amount(payload: dict[str, Any], currency: str) -> int:
-    transactions = _objects(payload, "transactions", "transactions")
+    transactions = p.objects(payload, "transactions", "transactions")
     refunds = [
         (i, t)
         for i, t in enumerate(transactions)
@@ -539,27 +456,27 @@ def _refund_amount(payload: dict[str, Any], currency: str) -> int:
     if refunds:
         return sum(
             to_minor(
-                _required(t, "amount", f"transactions[{i}].amount"),
+                p.required(t, "amount", f"transactions[{i}].amount"),
                 currency,
                 field=f"transactions[{i}].amount",
             )
             for i, t in refunds
         )
-    items = _objects(payload, "refund_line_items", "refund_line_items")
+    items = p.objects(payload, "refund_line_items", "refund_line_items")
     # Nothing refunded in money (a restock-only refund) is 0, never "the whole order".
     return sum(
-        _money(item.get("subtotal"), currency, f"refund_line_items[{i}].subtotal") or 0
+        p.money(item.get("subtotal"), currency, f"refund_line_items[{i}].subtotal") or 0
         for i, item in enumerate(items)
     )
 
 
 def _refund_created(delivery: Delivery, payload: dict[str, Any]) -> list[IncomingEvent]:
-    order_id = _id(_required(payload, "order_id", "order_id"), "order_id")
-    refund_id = _optional_id(payload.get("id"), "id")
-    transactions = _objects(payload, "transactions", "transactions")
+    order_id = p.ident(p.required(payload, "order_id", "order_id"), "order_id")
+    refund_id = p.optional_ident(payload.get("id"), "id")
+    transactions = p.objects(payload, "transactions", "transactions")
     currency = delivery.shop_currency
     for i, transaction in enumerate(transactions):
-        if _present(transaction.get("currency")):
+        if p.present(transaction.get("currency")):
             currency = normalize_currency(str(transaction["currency"]), field=f"transactions[{i}].currency")
             break
     amount = _refund_amount(payload, currency)
@@ -584,8 +501,8 @@ def _refund_created(delivery: Delivery, payload: dict[str, Any]) -> list[Incomin
 
 
 def _checkout(delivery: Delivery, payload: dict[str, Any]) -> list[IncomingEvent]:
-    token = _id(_required(payload, "token", "token"), "token")
-    if _present(payload.get("completed_at")):
+    token = p.ident(p.required(payload, "token", "token"), "token")
+    if p.present(payload.get("completed_at")):
         # A completed checkout is an order now, and orders/create reports it; no abandoned cart here.
         return []
     currency = _currency(payload, delivery.shop_currency)
@@ -596,12 +513,12 @@ def _checkout(delivery: Delivery, payload: dict[str, Any]) -> list[IncomingEvent
     properties: dict[str, Any] = {
         "shopify_topic": delivery.topic,
         "checkout_id": token,
-        "checkout_url": _text(payload.get("abandoned_checkout_url"), 2000),
-        "value": _number(payload.get("total_price")),
-        "total": _number(payload.get("total_price")),
-        "subtotal": _number(payload.get("subtotal_price")),
-        "tax": _number(payload.get("total_tax")),
-        "discount": _number(payload.get("total_discounts")),
+        "checkout_url": p.text(payload.get("abandoned_checkout_url"), 2000),
+        "value": p.number(payload.get("total_price")),
+        "total": p.number(payload.get("total_price")),
+        "subtotal": p.number(payload.get("subtotal_price")),
+        "tax": p.number(payload.get("total_tax")),
+        "discount": p.number(payload.get("total_discounts")),
         "coupon": ", ".join(codes) or None,
         "currency": currency,
         "products": items.properties,
@@ -638,42 +555,42 @@ def _variant_in_stock(variant: dict[str, Any]) -> bool:
 
 
 def _product(delivery: Delivery, payload: dict[str, Any]) -> list[IncomingEvent]:
-    product_id = _id(_required(payload, "id", "id"), "id")
+    product_id = p.ident(p.required(payload, "id", "id"), "id")
     currency = delivery.shop_currency
     variants: list[VariantIn] = []
-    for i, item in enumerate(_objects(payload, "variants", "variants")):
+    for i, item in enumerate(p.objects(payload, "variants", "variants")):
         path = f"variants[{i}]"
         variants.append(
             VariantIn(
-                external_id=_id(_required(item, "id", f"{path}.id"), f"{path}.id"),
-                sku=_text(item.get("sku")),
-                title=_text(item.get("title")) or "",
-                price_minor=_money(item.get("price"), currency, f"{path}.price"),
+                external_id=p.ident(p.required(item, "id", f"{path}.id"), f"{path}.id"),
+                sku=p.text(item.get("sku")),
+                title=p.text(item.get("title")) or "",
+                price_minor=p.money(item.get("price"), currency, f"{path}.price"),
                 in_stock=_variant_in_stock(item),
             )
         )
-    images = _objects(payload, "images", "images")
+    images = p.objects(payload, "images", "images")
     image = _object(payload, "image", "image")
-    image_url = _text(images[0].get("src"), 2000) if images else None
+    image_url = p.text(images[0].get("src"), 2000) if images else None
     if image_url is None and image is not None:
-        image_url = _text(image.get("src"), 2000)
-    handle = _text(payload.get("handle"))
+        image_url = p.text(image.get("src"), 2000)
+    handle = p.text(payload.get("handle"))
     domain = (delivery.shop_domain or "").strip().lower()
     url = f"https://{domain}/products/{handle}" if handle and _SHOP_DOMAIN.match(domain) else None
-    prices = [p.price_minor for p in variants if p.price_minor is not None]
-    category = _text(payload.get("product_type"))
+    prices = [variant.price_minor for variant in variants if variant.price_minor is not None]
+    category = p.text(payload.get("product_type"))
     # Drafts and archived products cannot be bought, so emails must not recommend them.
     active = str(payload.get("status") or "active") == "active"
     product = ProductIn(
         external_id=product_id,
         sku=variants[0].sku if len(variants) == 1 else None,
-        title=_text(payload.get("title"), 1000),
+        title=p.text(payload.get("title"), 1000),
         url=url,
         image_url=image_url,
         price_minor=min(prices) if prices else None,
         currency=currency if prices else None,
         categories=[category] if category else None,
-        in_stock=active and (any(p.in_stock for p in variants) if variants else True),
+        in_stock=active and (any(variant.in_stock for variant in variants) if variants else True),
         variants=variants,
     )
     return [
