@@ -196,3 +196,32 @@ def test_management_api_creates_lists_and_shows_the_log(
     log = client.get(f"/api/v1/webhook-endpoints/{body['id']}/deliveries", headers=auth).json()
     assert log[0]["status"] == "delivered" and log[0]["log"][0]["status_code"] == 200
     assert client.get("/api/v1/webhook-endpoints").status_code == 401
+
+
+def test_erasing_a_contact_cancels_its_pending_deliveries_and_blanks_their_payloads(
+    runtime: Runtime, clock: ManualClock, receiver: Receiver
+) -> None:
+    from sqlalchemy import select
+
+    from mailwright.connectors.models import WebhookDelivery
+    from mailwright.tracking import privacy
+
+    contact_id = _contact(runtime, "gone@example.com")
+    other_id = _contact(runtime, "stays@example.com")
+    endpoint_id, _ = _endpoint(runtime, receiver.url, ["Email Clicked"])
+    receiver.mode = "fail"
+    _record(runtime, contact_id, "Email Clicked", "click:gone:0")
+    _record(runtime, other_id, "Email Clicked", "click:stays:0")
+    assert [d.status for d in _log(runtime, endpoint_id)] == ["pending", "pending"]
+    with runtime.uow() as uow:
+        privacy.erase(uow, contact_id, source="test")
+    with runtime.uow() as uow:
+        rows = {r.payload.get("erased", False): r for r in uow.session.scalars(select(WebhookDelivery))}
+    assert rows[True].status == "cancelled" and rows[True].payload == {"erased": True}
+    assert "gone@example.com" not in json.dumps(rows[True].payload)
+    # The other contact's delivery is untouched and still goes out when the receiver recovers.
+    assert rows[False].status == "pending"
+    receiver.mode = "ok"
+    clock.advance(timedelta(minutes=2))
+    runtime.runner.tick()
+    assert sorted(d.status for d in _log(runtime, endpoint_id)) == ["cancelled", "delivered"]

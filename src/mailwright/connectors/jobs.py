@@ -8,6 +8,7 @@ from mailwright.connectors.webhooks import jobs as webhook_jobs
 from mailwright.connectors.webhooks.service import DELIVER_JOB
 from mailwright.core.jobs import JobRegistry, UnitOfWorkFactory
 from mailwright.events.service import EVENTS_INGESTED_JOB
+from mailwright.tracking.privacy import ERASED_JOB
 
 log = logging.getLogger(__name__)
 
@@ -30,3 +31,4 @@ def register(registry: JobRegistry) -> None:
     registry.register_long(SYNC_JOB, sync_all, every=SYNC_EVERY)
     registry.register_long(DELIVER_JOB, webhook_jobs.deliver)
     registry.subscribe(EVENTS_INGESTED_JOB, webhook_jobs.on_events_ingested)
+    registry.register(ERASED_JOB, webhook_jobs.on_contacts_erased)

@@ -194,6 +194,10 @@ def _segment_memberships(session: Session, contact_id: int) -> list[dict[str, An
     ]
 
 
+# Queued by every erasure; the connectors domain registers it (its webhook payloads name the contact).
+ERASED_JOB = "contacts.erased"
+
+
 def erase(uow: UnitOfWork, contact_id: int, *, source: str) -> dict[str, int]:
     """Erase a contact's personal data (see the module note); returns what was changed, by kind."""
     session = uow.session
@@ -218,6 +222,8 @@ def erase(uow: UnitOfWork, contact_id: int, *, source: str) -> dict[str, int]:
         ConsentRecord.__table__.delete().where(ConsentRecord.contact_id.in_(ids))  # type: ignore[attr-defined]
     ).rowcount
     session.flush()
+    # Higher layers that copied personal data (outbound webhook payloads) forget it in the same transaction.
+    uow.enqueue(ERASED_JOB, contact_ids=ids)
     return {
         "profiles": len(ids),
         "events_anonymized": changed_events,

@@ -31,3 +31,8 @@ def deliver(open_uow: UnitOfWorkFactory, args: dict[str, Any]) -> None:
         status = service.record(uow, delivery_id, result)
     if not result.ok:
         log.warning("webhook delivery %s failed (%s): %s", delivery_id, status, result.error)
+
+
+def on_contacts_erased(uow: UnitOfWork, args: dict[str, Any]) -> None:
+    """An erased contact's data leaves the webhook log too; deliveries not yet sent are cancelled."""
+    service.forget_contacts(uow.session, [int(c) for c in args.get("contact_ids", [])])

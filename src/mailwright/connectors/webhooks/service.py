@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
 from mailwright.connectors.http import HttpOptions, default_options
@@ -34,6 +34,7 @@ from mailwright.core.errors import InvalidInput, NotFound
 from mailwright.core.uow import UnitOfWork
 from mailwright.events import service as events
 from mailwright.events import vocabulary as v
+from mailwright.events.models import Event
 
 DELIVER_JOB = "connectors.webhooks.deliver"
 RETRY_WINDOW = timedelta(hours=24)
@@ -451,3 +452,21 @@ def _maybe_disable(session: Session, endpoint: WebhookEndpoint, result: PostResu
         .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status == "pending")
         .values(status="cancelled", next_attempt_at=None)
     )
+
+
+def forget_contacts(session: Session, contact_ids: list[int]) -> int:
+    """Erasure: blank the payloads of deliveries about these contacts and cancel those not yet sent."""
+    if not contact_ids:
+        return 0
+    event_ids = select(Event.id).where(in_values(session, Event.contact_id, contact_ids))
+    result = session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.event_id.in_(event_ids))
+        .values(
+            payload={"erased": True},
+            status=case((WebhookDelivery.status == "pending", "cancelled"), else_=WebhookDelivery.status),
+            next_attempt_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
