@@ -5,7 +5,7 @@ orders; a contact merge moves events between profiles (Identify, Alias). RFM, li
 buckets move with no event at all: the scheduled recompute (and the RFM job) keeps them current.
 """
 
-from typing import Any
+from typing import Any, get_args
 
 from mailwright.events import vocabulary as v
 from mailwright.segments.schemas import (
@@ -19,6 +19,7 @@ from mailwright.segments.schemas import (
     PerformedCondition,
     PropertyCondition,
     PurchaseCondition,
+    RelativeOperator,
     SegmentDefinition,
     SuppressionCondition,
 )
@@ -80,22 +81,7 @@ def is_time_relative(definition: SegmentDefinition) -> bool:
 
 def _reads_clock(node: Any) -> bool:
     if isinstance(node, PropertyCondition):
-        return node.operator not in (
-            "eq",
-            "ne",
-            "in",
-            "not_in",
-            "contains",
-            "not_contains",
-            "gt",
-            "gte",
-            "lt",
-            "lte",
-            "is_set",
-            "is_not_set",
-            "before",
-            "after",
-        )
+        return node.operator in get_args(RelativeOperator)
     if isinstance(node, PerformedCondition):
         return node.window is not None
     if isinstance(node, EventTimeCondition):

@@ -39,7 +39,8 @@ RfmName = Literal[
 LifecycleStage = Literal["new", "active", "at_risk", "churned"]
 ConsentStatus = Literal["subscribed", "unsubscribed", "pending", "never_subscribed"]
 
-Operator = Literal[
+# Comparisons of a stored value; they do not depend on when they are evaluated.
+ValueOperator = Literal[
     "eq",
     "ne",
     "in",
@@ -52,8 +53,9 @@ Operator = Literal[
     "lte",
     "is_set",
     "is_not_set",
-    "before",
-    "after",
+]
+# Relative to "now": a segment using one of these is kept true by the scheduled recompute.
+RelativeOperator = Literal[
     "in_last_days",
     "more_than_days_ago",
     "in_next_days",
@@ -62,6 +64,7 @@ Operator = Literal[
     "anniversary_in_next_days",
     "anniversary_this_month",
 ]
+Operator = Literal[ValueOperator, "before", "after", RelativeOperator]
 CountOperator = Literal["at_least", "at_most", "exactly"]
 TimeOperator = Literal[
     "before", "after", "in_last_days", "more_than_days_ago", "in_last_hours", "more_than_hours_ago"
@@ -88,20 +91,7 @@ class PropertyFilter(_Node):
     """A test on one property of an event; `products[].category` looks inside the products array."""
 
     property: str = Field(min_length=1, max_length=200)
-    operator: Literal[
-        "eq",
-        "ne",
-        "in",
-        "not_in",
-        "contains",
-        "not_contains",
-        "gt",
-        "gte",
-        "lt",
-        "lte",
-        "is_set",
-        "is_not_set",
-    ] = "eq"
+    operator: ValueOperator = "eq"
     value: Any = None
 
 

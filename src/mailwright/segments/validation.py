@@ -3,7 +3,7 @@
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import ValidationError
 
@@ -21,6 +21,7 @@ from mailwright.segments.schemas import (
     PropertyCondition,
     PropertyFilter,
     RandomBucketCondition,
+    RelativeOperator,
     SegmentDefinition,
     first_error,
     parse_date_value,
@@ -79,19 +80,7 @@ _FILTER_PATH = re.compile(r"^(products\[\]\.)?[A-Za-z0-9_\- ]{1,100}$")
 
 _STRING_OPS = {"eq", "ne", "in", "not_in", "contains", "not_contains", "is_set", "is_not_set"}
 _NUMBER_OPS = {"eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "is_set", "is_not_set"}
-_TIME_OPS = {
-    "before",
-    "after",
-    "in_last_days",
-    "more_than_days_ago",
-    "in_next_days",
-    "in_last_hours",
-    "more_than_hours_ago",
-    "anniversary_in_next_days",
-    "anniversary_this_month",
-    "is_set",
-    "is_not_set",
-}
+_TIME_OPS = {"before", "after", *get_args(RelativeOperator), "is_set", "is_not_set"}
 OPERATORS_BY_KIND: dict[Kind, set[str]] = {
     "string": _STRING_OPS,
     "number": _NUMBER_OPS,
