@@ -5,7 +5,6 @@ five thousand recipients.
 """
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -17,14 +16,9 @@ CANCEL_REASON = "campaign cancelled"
 NOT_DELIVERED = frozenset({"skipped", "failed", "bounced"})
 
 
-def message_states(
-    session: Session, messages: Sequence[tuple[int, str]], *, since: datetime
-) -> dict[str, str]:
-    """The outbox status of each (contact id, public id) the campaign queued (public id -> status).
-
-    `since` (when the campaign started) is kept for callers; the outbox is read by public id.
-    """
-    return delivery.message_statuses(session, [public_id for _, public_id in messages])
+def message_states(session: Session, public_ids: Sequence[str]) -> dict[str, str]:
+    """The outbox status of each message the campaign queued (public id -> status)."""
+    return delivery.message_statuses(session, public_ids)
 
 
 def skip_queued(uow: UnitOfWork, public_ids: Sequence[str]) -> int:

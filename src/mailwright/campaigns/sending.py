@@ -230,9 +230,7 @@ def variant_outcomes(uow: UnitOfWork, campaign: Campaign, metric: str) -> list[a
     recipients = repository.recipients_of(uow.session, campaign.id, phase=PHASE_TEST, status="queued")
     since = campaign.started_at or uow.now()
     states = outbox.message_states(
-        uow.session,
-        [(r.contact_id, r.outbox_public_id) for r in recipients if r.outbox_public_id],
-        since=since,
+        uow.session, [r.outbox_public_id for r in recipients if r.outbox_public_id]
     )
     # Messages a guard skipped or that failed never reached anyone: they count for no variant.
     reached = [

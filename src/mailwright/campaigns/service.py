@@ -111,9 +111,7 @@ def progress(
         return total, by_variant
     queued = [r for r in recipients if r.outbox_public_id]
     since = campaign.started_at or min(r.send_at or campaign.created_at for r in recipients)
-    states = outbox.message_states(
-        session, [(r.contact_id, str(r.outbox_public_id)) for r in queued], since=since
-    )
+    states = outbox.message_states(session, [str(r.outbox_public_id) for r in queued])
     seen = audience.activity(
         session,
         [(r.contact_id, str(r.outbox_public_id), r.send_at or since) for r in queued],
@@ -281,14 +279,12 @@ def unschedule_campaign(uow: UnitOfWork, ref: int | str) -> CampaignOut:
     return get_campaign(uow.session, campaign.id, now=uow.now())
 
 
-def _has_queued_messages(session: Session, campaign: Campaign) -> bool:
-    queued = [
-        (r.contact_id, str(r.outbox_public_id))
+def _queued_public_ids(session: Session, campaign: Campaign) -> list[str]:
+    return [
+        str(r.outbox_public_id)
         for r in repository.recipients_of(session, campaign.id, status="queued")
         if r.outbox_public_id
     ]
-    states = outbox.message_states(session, queued, since=campaign.started_at or campaign.created_at)
-    return any(state == "queued" for state in states.values())
 
 
 def cancel_campaign(uow: UnitOfWork, ref: int | str) -> CampaignOut:
@@ -298,7 +294,8 @@ def cancel_campaign(uow: UnitOfWork, ref: int | str) -> CampaignOut:
     campaign = _find(session, ref, for_update=True)
     # A throttled or local-time campaign is "sent" once all its messages are queued, yet most may wait
     # in the outbox for hours: it can still be cancelled until the last one has gone.
-    waiting = campaign.status == "sent" and _has_queued_messages(session, campaign)
+    public_ids = _queued_public_ids(session, campaign)
+    waiting = campaign.status == "sent" and "queued" in outbox.message_states(session, public_ids).values()
     if campaign.status not in CANCELLABLE and not waiting:
         raise Conflict(
             f"campaign {campaign.name!r} is {campaign.status} and cannot be cancelled", field="status"
@@ -308,18 +305,12 @@ def cancel_campaign(uow: UnitOfWork, ref: int | str) -> CampaignOut:
         raise Conflict(f"campaign {campaign.name!r} changed while cancelling; try again", field="status")
     session.refresh(campaign)
     withdrawn = repository.cancel_pending(session, campaign.id)
-    queued = [
-        (r.contact_id, str(r.outbox_public_id))
-        for r in repository.recipients_of(session, campaign.id, status="queued")
-        if r.outbox_public_id
-    ]
-    states = outbox.message_states(session, queued, since=campaign.started_at or campaign.created_at)
-    still_queued = [p for _, p in queued if states.get(p) == "queued"]
-    skipped = outbox.skip_queued(uow, still_queued)
+    # Delivery skips only the rows still queued: what was claimed or sent already is left as it is.
+    skipped = outbox.skip_queued(uow, public_ids)
     record: dict[str, Any] = {
         "cancelled_from": was,
         "recipients_not_queued": withdrawn,
-        "messages_still_queued": len(still_queued),
+        "messages_still_queued": skipped,
     }
     record["messages_skipped"] = skipped
     campaign.snapshot = {**(campaign.snapshot or {}), "cancel": record}
