@@ -143,6 +143,13 @@ def test_report_counts_what_each_flow_and_campaign_earned(
     assert response.status_code == 200
     by_flow = {r["key"]: r for r in response.json()["by_flow"]}
     assert by_flow["7"]["revenue_minor"] == 5000 and by_flow["7"]["unique_clicks"] == 1
+    per_day = client.get(
+        "/api/v1/analytics/metrics?dimension=template&by_day=true",
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
+    assert per_day.status_code == 200
+    assert {(r["key"], r["sent"]) for r in per_day.json()} == {("welcome_1", 3), ("newsletter", 1)}
+    assert all(r["day"] == "2026-11-02" for r in per_day.json())
 
 
 def test_report_refuses_a_flow_and_a_campaign_at_once(client: TestClient, admin_token: str) -> None:
@@ -151,3 +158,28 @@ def test_report_refuses_a_flow_and_a_campaign_at_once(client: TestClient, admin_
     )
     assert response.status_code == 400
     assert response.json()["field"] == "campaign"
+
+
+def test_metrics_refuse_an_unknown_dimension(client: TestClient, admin_token: str) -> None:
+    response = client.get(
+        "/api/v1/analytics/metrics?dimension=colour", headers={"Authorization": f"Bearer {admin_token}"}
+    )
+    assert response.status_code == 400
+    assert response.json()["field"] == "dimension"
+
+
+def test_cli_checks_the_estimators_on_hillstrom(shared_data) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from mailwright.cli.app import app
+
+    result = CliRunner().invoke(
+        app, ["report", "hillstrom", str(shared_data / "hillstrom" / "hillstrom.csv"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = {(r["arm"], r["outcome"]): r for r in json.loads(result.output)}
+    women = rows[("Womens E-Mail", "visit")]
+    assert round(women["emailed"], 4) == 0.1514 and round(women["no_email"], 4) == 0.1062
+    assert women["low"] < women["difference"] < women["high"]

@@ -5,11 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from mailwright.analytics import metrics
+from mailwright.analytics import metrics, service
 from mailwright.analytics.schemas import MetricOut, Report
-from mailwright.analytics.service import build_report, flow_names
 from mailwright.core.clock import ensure_utc
-from mailwright.core.errors import InvalidInput
 from mailwright.core.web import RuntimeDep, require_admin
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"], dependencies=[Depends(require_admin)])
@@ -30,7 +28,7 @@ def report(
     """Metrics by flow, node, campaign, variant, template and day; holdout lifts; A/B decisions; health."""
     start, end = _window(since, until)
     with runtime.uow() as uow:
-        return build_report(
+        return service.build_report(
             uow, runtime.settings, since=start, until=end, flow_id=flow_id, campaign_id=campaign_id
         )
 
@@ -44,14 +42,9 @@ def metric_rows(
     by_day: bool = False,
 ) -> list[MetricOut]:
     """Sent, delivered, opens, clicks, unsubscribes, complaints, conversions and revenue per dimension value."""
-    if dimension not in metrics.DIMENSIONS:
-        raise InvalidInput(f"dimension must be one of {', '.join(metrics.DIMENSIONS)}", field="dimension")
     start, end = _window(since, until)
     with runtime.uow() as uow:
         end = end or uow.now() + timedelta(seconds=1)
-        facts = metrics.message_facts(uow.session, start or end - timedelta(days=30), end)
-        names = flow_names(uow.session) if dimension == "flow" else {}
-    return [
-        MetricOut.model_validate({**vars(row), "name": names.get(row.key, row.key)})
-        for row in metrics.aggregate(facts, dimension, by_day=by_day)
-    ]
+        return service.metric_rows(
+            uow.session, dimension, since=start or end - timedelta(days=30), until=end, by_day=by_day
+        )

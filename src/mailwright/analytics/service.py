@@ -16,7 +16,7 @@ from mailwright.analytics.attribution import AttributionRun, attribute_orders
 from mailwright.analytics.schemas import LiftOut, MetricOut, Report
 from mailwright.analytics.stats import Difference
 from mailwright.campaigns import service as campaigns
-from mailwright.core.errors import InvalidInput
+from mailwright.core.errors import InvalidInput, NotFound
 from mailwright.core.settings import Settings
 from mailwright.core.uow import UnitOfWork
 from mailwright.flows.models import Flow, FlowRun, FlowRunStep
@@ -56,6 +56,25 @@ def _plain(value: Any) -> Any:
 def flow_names(session: Session) -> dict[str, str]:
     """Flow ids (as text, the way sources name them) to flow names."""
     return {str(flow_id): name for flow_id, name in session.execute(select(Flow.id, Flow.name))}
+
+
+def flow_id_by_name_or_id(session: Session, ref: str) -> int:
+    """A flow's id from its id or its name; NotFound naming `flow` otherwise."""
+    flow_id = int(ref) if ref.isdigit() else session.scalar(select(Flow.id).where(Flow.name == ref))
+    if flow_id is None:
+        raise NotFound(f"no flow named {ref!r}", field="flow")
+    return flow_id
+
+
+def metric_rows(
+    session: Session, dimension: str, *, since: datetime, until: datetime, by_day: bool = False
+) -> list[MetricOut]:
+    """One dimension's metrics over [since, until), per day or in total (flows by name)."""
+    if dimension not in metrics.DIMENSIONS:
+        raise InvalidInput(f"dimension must be one of {', '.join(metrics.DIMENSIONS)}", field="dimension")
+    facts = metrics.message_facts(session, since, until)
+    names = flow_names(session) if dimension == "flow" else {}
+    return [_metric_out(row, names) for row in metrics.aggregate(facts, dimension, by_day=by_day)]
 
 
 def flows_with_holdout(session: Session, since: datetime, until: datetime) -> list[int]:

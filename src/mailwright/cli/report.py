@@ -8,12 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from mailwright.analytics.schemas import MetricOut, Report
 from mailwright.cli.common import build_runtime, console, domain_errors, print_json
-from mailwright.core.errors import InvalidInput, NotFound
-from mailwright.flows.models import Flow
+from mailwright.core.errors import InvalidInput
 
 report_app = typer.Typer(help="What each email earned: metrics, attribution, holdout lift, A/B tests.")
 
@@ -109,17 +107,13 @@ def report(
     if ctx.invoked_subcommand is not None:
         return
     # Imported here: the estimators load scipy, which the rest of the CLI need not wait for.
-    from mailwright.analytics.service import build_report
+    from mailwright.analytics.service import build_report, flow_id_by_name_or_id
 
     runtime = build_runtime()
     with domain_errors(), runtime.uow() as uow:
         flow_id = campaign_id = None
         if flow is not None:
-            flow_id = (
-                int(flow) if flow.isdigit() else uow.session.scalar(select(Flow.id).where(Flow.name == flow))
-            )
-            if flow_id is None:
-                raise NotFound(f"no flow named {flow!r}", field="flow")
+            flow_id = flow_id_by_name_or_id(uow.session, flow)
         if campaign is not None:
             from mailwright.campaigns import service as campaigns
 
