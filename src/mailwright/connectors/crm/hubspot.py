@@ -5,7 +5,7 @@ Retry-After waits for the window, and a response that reports the budget spent p
 """
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -155,7 +155,7 @@ class HubSpot:
         modified = c.when(values.get("lastmodifieddate"), f"{path}.properties.lastmodifieddate") or c.when(
             raw.get("updatedAt"), f"{path}.updatedAt"
         )
-        return CrmRecord(remote_id, modified or datetime.now(UTC), values)
+        return CrmRecord(remote_id, modified or self.options.now(), values)
 
     def ensure_properties(self, names: list[str]) -> None:
         """Create Mailwright's custom contact properties (text) where HubSpot does not have them yet."""
