@@ -2,10 +2,7 @@
 
 import json
 import shutil
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,33 +46,10 @@ PAGE = """<!doctype html>
 </body></html>"""
 
 
-class PatientServer(ServerProcess):
-    """`mailwright serve`, waited for up to two minutes: importing the whole app takes ~25 s on a busy box."""
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mailwright", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"server did not start (exit {self.proc.poll()})")
-            time.sleep(0.2)
-
-
 @contextmanager
 def running_server(env: dict[str, str]) -> Iterator[str]:
     """A real `mailwright serve` process; yields its base URL and kills it afterwards."""
-    server = PatientServer(env)
+    server = ServerProcess(env)
     server.start()
     try:
         yield server.base

@@ -34,8 +34,10 @@ def mailwright(args: list[str], env: dict[str, str]) -> subprocess.CompletedProc
 class ServerProcess:
     """One `mailwright serve` process that a test can kill with SIGKILL and start again on its port."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *, start_timeout: float = 120.0) -> None:
         self.env = {**os.environ, **env}
+        # Generous: importing the whole app takes seconds, and far longer on a machine busy with other suites.
+        self.start_timeout = start_timeout
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -47,7 +49,7 @@ class ServerProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.start_timeout
         while True:
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
@@ -55,6 +57,7 @@ class ServerProcess:
             except httpx.TransportError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
                 raise RuntimeError(f"server did not start (exit {self.proc.poll()})")
             time.sleep(0.1)
 
