@@ -3,7 +3,7 @@
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from tests.tracking.conftest import FIXTURES
 
@@ -72,6 +72,8 @@ def test_anonymized_properties_hold_no_personal_key_and_no_query_string(properti
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(min_value=1, max_value=10**12), st.text(max_size=60))
+# Found by this test: "¹" is a digit to str.isdigit() but not to int(); a forged cookie crashed the request.
+@example(1, "\u00b9.")
 def test_only_the_genuine_cookie_names_a_contact(contact_id: int, forged: str) -> None:
     key = b"k" * 32
     assert contact_from_cookie(key, identity_cookie(key, contact_id)) == contact_id

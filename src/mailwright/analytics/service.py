@@ -60,7 +60,7 @@ def flow_names(session: Session) -> dict[str, str]:
 
 def flow_id_by_name_or_id(session: Session, ref: str) -> int:
     """A flow's id from its id or its name; NotFound naming `flow` otherwise."""
-    flow_id = int(ref) if ref.isdigit() else session.scalar(select(Flow.id).where(Flow.name == ref))
+    flow_id = int(ref) if ref.isdecimal() else session.scalar(select(Flow.id).where(Flow.name == ref))
     if flow_id is None:
         raise NotFound(f"no flow named {ref!r}", field="flow")
     return flow_id

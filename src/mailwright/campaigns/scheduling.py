@@ -37,7 +37,7 @@ def zone_of(name: str | None, default: str) -> ZoneInfo:
 def parse_local_time(value: str) -> time:
     """'10:00' -> time(10, 0); raises ValueError for anything else."""
     hours, sep, minutes = value.partition(":")
-    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
+    if not sep or not hours.isdecimal() or not minutes.isdecimal() or len(minutes) != 2:
         raise ValueError(f"local time must look like HH:MM, not {value!r}")
     return time(int(hours), int(minutes))
 

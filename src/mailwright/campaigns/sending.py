@@ -209,7 +209,7 @@ def _item_index(field: str | None) -> int | None:
     if not field or not field.startswith("items[") or not field.endswith("].contact_id"):
         return None
     inside = field[len("items[") : -len("].contact_id")]
-    return int(inside) if inside.isdigit() else None
+    return int(inside) if inside.isdecimal() else None
 
 
 def _finish_if_done(uow: UnitOfWork, campaign: Campaign) -> None:

@@ -38,7 +38,7 @@ CANCELLABLE = ("draft", "scheduled", "sending", "testing")
 def _find(session: Session, ref: int | str, *, for_update: bool = False) -> Campaign:
     """A campaign by id or by name, or NotFound."""
     campaign = None
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdecimal()):
         campaign = repository.by_id(session, int(ref), for_update=for_update)
     if campaign is None and isinstance(ref, str):
         campaign = repository.by_name(session, ref)
@@ -183,7 +183,7 @@ def _check_name(session: Session, name: str, *, own_id: int | None = None) -> No
     existing = repository.by_name(session, name)
     if existing is not None and existing.id != own_id:
         raise Conflict(f"a campaign named {name!r} exists", field="name")
-    if name.isdigit():
+    if name.isdecimal():
         raise InvalidInput("a campaign name cannot be only digits (it would read as an id)", field="name")
 
 

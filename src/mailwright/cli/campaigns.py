@@ -31,7 +31,7 @@ def _segment_ids(session: Any, refs: list[str], option: str) -> list[int]:
     ids = []
     for ref in refs:
         try:
-            ids.append(segments.get_segment(session, int(ref) if ref.isdigit() else ref).id)
+            ids.append(segments.get_segment(session, int(ref) if ref.isdecimal() else ref).id)
         except NotFound as exc:
             raise NotFound(f"no segment {ref!r}", field=option) from exc
     return ids
@@ -54,7 +54,7 @@ def _variant(spec: str) -> dict[str, Any]:
     template, _, subject = rest.partition(":")
     variant: dict[str, Any] = {"name": name, "template_name": template or None}
     if subject:
-        if not subject.isdigit():
+        if not subject.isdecimal():
             raise InvalidInput(f"--variant {spec!r}: the subject line is a number", field="--variant")
         variant["subject_variant"] = int(subject)
     return variant

@@ -118,7 +118,7 @@ def report(
             from mailwright.campaigns import service as campaigns
 
             campaign_id = campaigns.get_campaign(
-                uow.session, int(campaign) if campaign.isdigit() else campaign
+                uow.session, int(campaign) if campaign.isdecimal() else campaign
             ).id
         result = build_report(
             uow,

@@ -58,7 +58,7 @@ def read_row(row: CsvRow, file_label: str, zone: ZoneInfo) -> Person:
     }[status]
     profile = profile_of(row)
     rating = row.get("member_rating")
-    if rating and rating.isdigit():
+    if rating and rating.isdecimal():
         profile["properties"] = {"mailchimp_member_rating": int(rating)}
     return Person(
         email=email_of(row),

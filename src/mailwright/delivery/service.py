@@ -607,7 +607,7 @@ def decide_review(uow: UnitOfWork, public_id_or_id: str, *, requeue: bool) -> Ou
 
 def _find(session: Session, public_id_or_id: str) -> OutboxMessage:
     row = repository.by_public_id(session, public_id_or_id)
-    if row is None and public_id_or_id.isdigit():
+    if row is None and public_id_or_id.isdecimal():
         row = session.get(OutboxMessage, int(public_id_or_id))
     if row is None:
         raise NotFound(f"no outbox message {public_id_or_id!r}", field="id")

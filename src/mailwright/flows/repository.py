@@ -40,7 +40,7 @@ def flow_by_name(session: Session, name: str) -> Flow | None:
 def flow_by_name_or_id(session: Session, key: str) -> Flow | None:
     """A flow by name, or by id when the key is a number."""
     flow = flow_by_name(session, key)
-    if flow is None and key.isdigit():
+    if flow is None and key.isdecimal():
         flow = session.get(Flow, int(key))
     return flow
 

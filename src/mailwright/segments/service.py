@@ -57,7 +57,7 @@ def _out(segment: Segment) -> SegmentOut:
 
 def _find(session: Session, ref: int | str) -> Segment:
     segment: Segment | None
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdecimal()):
         segment = repository.by_id(session, int(ref))
         if segment is None and isinstance(ref, str):
             segment = repository.by_name(session, ref)

@@ -161,7 +161,7 @@ def contact_from_cookie(key: bytes, value: str | None) -> int | None:
     if not value or "." not in value:
         return None
     contact_text, _, _mac = value.partition(".")
-    if not contact_text.isdigit():
+    if not contact_text.isdecimal():
         return None
     contact_id = int(contact_text)
     return contact_id if hmac.compare_digest(identity_cookie(key, contact_id), value) else None
@@ -173,7 +173,7 @@ def contact_from_cookie(key: bytes, value: str | None) -> int | None:
 def unsubscribe_target(uow: UnitOfWork, key: bytes, token: str) -> tuple[int, SentMessage | None]:
     """The contact (and message) an unsubscribe token names; InvalidToken if it is bad or gone."""
     contact_text, public_id = tokens.verify(key, "unsubscribe", token)
-    if not contact_text.isdigit():
+    if not contact_text.isdecimal():
         raise tokens.InvalidToken("this link is not valid")
     contact_id = int(contact_text)
     message = repository.message_by_public_id(uow.session, public_id) if public_id else None
@@ -243,7 +243,7 @@ def unsubscribe(
 def preferences_contact(uow: UnitOfWork, key: bytes, token: str) -> int:
     """The contact a preference-centre token names; InvalidToken if it is bad or the contact is gone."""
     (contact_text,) = tokens.verify(key, "preferences", token)
-    if not contact_text.isdigit():
+    if not contact_text.isdecimal():
         raise tokens.InvalidToken("this link is not valid")
     try:
         contacts.consent_state(uow.session, int(contact_text))

@@ -153,7 +153,7 @@ def subscribe(
 def confirm(uow: UnitOfWork, key: bytes, token: str, *, requester: Requester = ANONYMOUS) -> SignupResult:
     """Follow a double opt-in link: a pending contact becomes subscribed; the click is kept as evidence."""
     contact_text, email = tokens.verify(key, "confirm", token)
-    if not contact_text.isdigit():
+    if not contact_text.isdecimal():
         raise tokens.InvalidToken("this link is not valid")
     contact_id = int(contact_text)
     try:

@@ -28,7 +28,7 @@ SEARCH_CAP = 10_000
 def rate_limit_wait(response: httpx.Response) -> float | None:
     """Seconds to wait per HubSpot's rate-limit headers: the window on a 429, or when the budget is spent."""
     interval = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
-    seconds = int(interval) / 1000 if interval and interval.isdigit() else 10.0
+    seconds = int(interval) / 1000 if interval and interval.isdecimal() else 10.0
     if response.status_code == 429:
         return seconds
     remaining = response.headers.get("X-HubSpot-RateLimit-Remaining")

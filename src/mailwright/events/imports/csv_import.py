@@ -313,7 +313,7 @@ def product_in(row: CsvRow, currency: str) -> ProductIn:
         word = stock.lower().removeprefix("https://schema.org/").removeprefix("http://schema.org/")
         if word in _IN_STOCK_WORDS:
             in_stock = _IN_STOCK_WORDS[word]
-        elif word.lstrip("-").isdigit():
+        elif word.lstrip("-").isdecimal():
             # A stock count: anything on hand is in stock.
             in_stock = int(word) > 0
         else:
