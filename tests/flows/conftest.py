@@ -87,13 +87,16 @@ class Shop:
         self.runtime.clock.advance(timedelta(**delta))  # type: ignore[attr-defined]
         return self.tick()
 
-    def install(self, *keys: str) -> None:
-        """Switch on some library flows."""
+    def install(self, *keys: str, holdout_percent: float = 0) -> None:
+        """Switch on some library flows (no holdout unless asked: the scenarios follow every run's mail)."""
         with self.runtime.uow() as uow:
-            library.install(uow, self.runtime.settings, keys=list(keys), activate=True)
+            library.install(
+                uow, self.runtime.settings, keys=list(keys), activate=True, holdout_percent=holdout_percent
+            )
 
     def save(self, name: str, definition: dict[str, Any], *, activate: bool = True) -> None:
-        """Save (and switch on) a flow."""
+        """Save (and switch on) a flow; no holdout unless the definition sets one."""
+        definition = {"holdout_percent": 0, **definition}
         with self.runtime.uow() as uow:
             templates.install_builtins(uow, self.runtime.settings)
             service.save_flow(uow, FlowIn(name=name, definition=definition))

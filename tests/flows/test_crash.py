@@ -29,6 +29,8 @@ from mailwright.worker.registry import build_registry
 RUNS = 2000
 DEFINITION = {
     "trigger": {"type": "api"},
+    # Every run must send both emails: the count below is the proof that none was skipped or doubled.
+    "holdout_percent": 0,
     "start": "first",
     "nodes": [
         {"id": "first", "type": "send_email", "template": "newsletter", "next": "pause"},

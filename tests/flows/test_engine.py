@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from tests.flows.conftest import Shop
 
+from mailwright.contacts.models import Contact
 from mailwright.core.errors import Conflict
 from mailwright.flows import service
-from mailwright.flows.engine import next_local_time, pick_weighted
+from mailwright.flows.engine import held_out, next_local_time, pick_weighted
 from mailwright.flows.schemas import StartIn
 
 ADDED = {"type": "event", "event": "Product Added"}
@@ -200,6 +202,50 @@ def test_random_split_follows_the_weights_and_keeps_a_holdout(shop: Shop) -> Non
     assert shop.history(held[0].id)[1].outcome == "holdout"
 
 
+def test_the_flow_holdout_goes_through_the_flow_but_is_sent_nothing(shop: Shop) -> None:
+    # The share held out follows the setting over many runs, and stays put for a run.
+    share = sum(held_out(3, contact_id, 10) for contact_id in range(1, 20_001)) / 20_000
+    assert 0.09 < share < 0.11
+    assert not any(held_out(3, contact_id, 0) for contact_id in range(1, 1000))
+    # Another flow draws its own holdout: not the same contacts.
+    assert {c for c in range(1, 2001) if held_out(3, c, 10)} != {
+        c for c in range(1, 2001) if held_out(4, c, 10)
+    }
+    definition = {
+        "trigger": ADDED,
+        "holdout_percent": 30,
+        "start": "mail",
+        "nodes": [
+            {"id": "mail", "type": "send_email", "template": "abandoned_cart_1", "next": "tag"},
+            {"id": "tag", "type": "update_profile", "add_tags": ["reminded"]},
+        ],
+    }
+    shop.save("Held", definition)
+    users = [f"h{i}" for i in range(40)]
+    ids = [shop.customer(u) for u in users]
+    for user in users:
+        shop.track(user, "Product Added", product_id="p1")
+    shop.tick()
+    runs = [r for c in ids for r in shop.runs(c)]
+    flow_id = shop.flow("Held").id
+    held = [r for r in runs if held_out(flow_id, r.contact_id, 30)]
+    assert 3 <= len(held) <= 25
+    for run in runs:
+        steps = shop.history(run.id)
+        group = next(s.outcome for s in steps if s.action == "holdout")
+        send = next(s.outcome for s in steps if s.action == "send_email")
+        # Both groups finish the flow (the tag is set); only the send group gets the email.
+        assert run.status == "completed"
+        assert (group, send) == (("holdout", "held_out") if run in held else ("branch", "queued"))
+        assert bool(shop.templates_sent(run.contact_id)) == (run not in held)
+    with shop.runtime.uow() as uow:
+        tagged = {
+            c.id: (c.properties or {}).get("tags", [])
+            for c in uow.session.scalars(select(Contact).where(Contact.id.in_(ids)))
+        }
+    assert all(tags == ["reminded"] for tags in tagged.values())
+
+
 def test_wait_until_a_time_and_weekday_in_the_contacts_zone() -> None:
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
@@ -347,7 +393,10 @@ def test_api_started_flow_and_the_run_history_over_http(
     runs = client.get("/api/v1/flows/Manual/runs", headers=auth).json()
     assert [r["status"] for r in runs] == ["completed"]
     history = client.get(f"/api/v1/flows/runs/{runs[0]['id']}", headers=auth).json()["history"]
-    assert [h["action"] for h in history] == ["entry", "send_email"]
+    # A flow saved without a holdout share keeps 10 % of runs as the control group, shown in the history.
+    assert [h["action"] for h in history] == ["entry", "holdout", "send_email"]
+    group, send = history[1]["outcome"], history[2]["outcome"]
+    assert (group, send) in {("branch", "queued"), ("holdout", "held_out")}
     assert client.get("/api/v1/flows", headers=auth).json()[0]["runs"]["completed"] == 1
     shop.runtime_pause("Manual")
     with shop.runtime.uow() as uow, pytest.raises(Conflict, match="is paused, not active"):

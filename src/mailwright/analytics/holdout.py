@@ -1,7 +1,8 @@
 """Holdout lift: what a flow earned over not sending, with a 95 % interval.
 
-A flow with a random split that has a holdout branch sends nothing to the held-out contacts; everything
-else about them is the same, so the difference between the two groups' conversion rate and revenue per
+A flow keeps a share of its contacts as a holdout (10 % unless the flow says otherwise; drawn per contact,
+written in each run's history at its start), or splits at a node with a holdout branch (per run). Held-out
+contacts go through the flow but are sent nothing by it; everything else about them is the same, so the difference between the two groups' conversion rate and revenue per
 recipient over the following window is the flow's causal effect (the same design as the Hillstrom test
 that `tests/analytics` checks the estimators on). Every order counts here, attributed or not: the
 question is how much more the shop sold, not which email got the credit.
@@ -37,33 +38,54 @@ class Lift:
 
 
 @dataclass(frozen=True)
-class _Unit:
+class Unit:
+    """One compared recipient: a contact (flow holdout) or a run (split node), and the span it entered in."""
+
     contact_id: int
     at: datetime
+    last: datetime
     held_out: bool
 
 
-def _units(session: Session, flow_id: int, since: datetime, until: datetime) -> list[_Unit]:
+def units(session: Session, flow_id: int, since: datetime, until: datetime) -> list[Unit]:
+    """The flow's sent and held-out units that entered in [since, until)."""
     stmt = (
-        select(FlowRun.contact_id, FlowRunStep.at, FlowRunStep.outcome)
+        select(FlowRun.id, FlowRun.contact_id, FlowRunStep.at, FlowRunStep.action, FlowRunStep.outcome)
         .join(FlowRun, FlowRun.id == FlowRunStep.run_id)
         .where(
             FlowRun.flow_id == flow_id,
-            FlowRunStep.action == "split",
+            in_values(session, FlowRunStep.action, ["holdout", "split"]),
             in_values(session, FlowRunStep.outcome, ["holdout", "branch"]),
             FlowRunStep.at >= since,
             FlowRunStep.at < until,
         )
     )
-    return [_Unit(contact_id, at, outcome == "holdout") for contact_id, at, outcome in session.execute(stmt)]
+    per_contact: dict[int, Unit] = {}
+    per_run: dict[int, Unit] = {}
+    for run_id, contact_id, at, action, outcome in session.execute(stmt):
+        held = outcome == "holdout"
+        if action == "holdout":
+            # The flow's own holdout is drawn per contact: one unit per contact, from its first entry in the
+            # period to its last (the outcome window runs on from the last).
+            seen = per_contact.get(contact_id)
+            per_contact[contact_id] = (
+                Unit(contact_id, min(at, seen.at), max(at, seen.last), held)
+                if seen
+                else Unit(contact_id, at, at, held)
+            )
+        else:
+            per_run[run_id] = Unit(contact_id, at, at, held)
+    # A flow with its own holdout is measured by it; a split's holdout branch only when there is none.
+    return list(per_contact.values()) if per_contact else list(per_run.values())
 
 
-def _orders_after(
-    session: Session, units: Sequence[_Unit], window: timedelta
+def orders_after(
+    session: Session, units: Sequence[Unit], window: timedelta
 ) -> dict[int, list[tuple[datetime, int]]]:
+    """Each unit's contact's orders (time, net value) that can fall in a unit's outcome window."""
     contacts = sorted({u.contact_id for u in units})
     start = min(u.at for u in units)
-    end = max(u.at for u in units) + window
+    end = max(u.last for u in units) + window
     result: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
     for begin in range(0, len(contacts), 5000):
         stmt = select(Order.contact_id, Order.placed_at, Order.total_minor, Order.refunded_minor).where(
@@ -77,24 +99,29 @@ def _orders_after(
     return result
 
 
+def in_window(unit: Unit, placed: datetime, window: timedelta) -> bool:
+    """Whether an order counts for a unit: after its first entry, within the window after its last."""
+    return unit.at < placed <= unit.last + window
+
+
 def flow_lift(
     session: Session, flow_id: int, *, since: datetime, until: datetime, window_days: int = 14
 ) -> Lift:
     """Conversion and revenue per recipient of sent vs held-out runs of a flow that split in [since, until)."""
-    units = _units(session, flow_id, since, until)
-    sent = [u for u in units if not u.held_out]
-    held = [u for u in units if u.held_out]
+    found = units(session, flow_id, since, until)
+    sent = [u for u in found if not u.held_out]
+    held = [u for u in found if u.held_out]
     if len(sent) < 2 or len(held) < 2:
         reason = (
             "no holdout branch ran in this period" if not held else "too few runs in a group for an interval"
         )
         return Lift(flow_id, window_days, len(sent), len(held), None, None, None, reason)
     window = timedelta(days=window_days)
-    orders = _orders_after(session, units, window)
+    orders = orders_after(session, found, window)
 
-    def outcome(unit: _Unit) -> tuple[int, int]:
+    def outcome(unit: Unit) -> tuple[int, int]:
         inside = [
-            minor for placed, minor in orders.get(unit.contact_id, []) if unit.at < placed <= unit.at + window
+            minor for placed, minor in orders.get(unit.contact_id, []) if in_window(unit, placed, window)
         ]
         return (1 if inside else 0, sum(inside))
 

@@ -16,6 +16,7 @@ from mailwright.analytics.attribution import AttributionRun, attribute_orders
 from mailwright.analytics.schemas import LiftOut, MetricOut, Report
 from mailwright.analytics.stats import Difference
 from mailwright.campaigns import service as campaigns
+from mailwright.core.db import in_values
 from mailwright.core.errors import InvalidInput, NotFound
 from mailwright.core.settings import Settings
 from mailwright.core.uow import UnitOfWork
@@ -82,7 +83,7 @@ def flows_with_holdout(session: Session, since: datetime, until: datetime) -> li
     stmt = (
         select(FlowRun.flow_id)
         .join(FlowRunStep, FlowRunStep.run_id == FlowRun.id)
-        .where(FlowRunStep.action == "split", FlowRunStep.outcome == "holdout")
+        .where(in_values(session, FlowRunStep.action, ["holdout", "split"]), FlowRunStep.outcome == "holdout")
         .where(FlowRunStep.at >= since, FlowRunStep.at < until)
         .distinct()
     )

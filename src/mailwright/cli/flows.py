@@ -112,12 +112,18 @@ def create_cmd(
 @flows_app.command("library")
 def library_cmd(
     activate: Annotated[bool, typer.Option(help="Switch the library flows on.")] = False,
+    holdout_percent: Annotated[
+        float | None,
+        typer.Option(
+            help="Share of runs held out (sent nothing) to measure lift; the flows' own default is 10."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Install the built-in flow library (and its templates)."""
     runtime = build_runtime()
     with domain_errors(), runtime.uow() as uow:
-        saved = library.install(uow, runtime.settings, activate=activate)
+        saved = library.install(uow, runtime.settings, activate=activate, holdout_percent=holdout_percent)
     if as_json:
         print_json(saved)
         return

@@ -25,7 +25,7 @@ from mailwright.contacts.models import Contact
 from mailwright.core.db import in_values
 from mailwright.core.errors import NotFound
 from mailwright.core.uow import UnitOfWork
-from mailwright.flows import conditions, profile, repository
+from mailwright.flows import bandit, conditions, profile, repository
 from mailwright.flows.repository import FLOWS, RUNS, LoadedFlow
 from mailwright.flows.schemas import (
     ConditionNode,
@@ -239,6 +239,7 @@ class BatchReport:
     claimed: int = 0
     moved: int = 0
     sent: int = 0
+    held_out: int = 0
     ended: int = 0
     collisions: int = 0
     per_node: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
@@ -249,6 +250,7 @@ class BatchReport:
         self.claimed += other.claimed
         self.moved += other.moved
         self.sent += other.sent
+        self.held_out += other.held_out
         self.ended += other.ended
         self.collisions += other.collisions
         for key, n in other.per_node.items():
@@ -330,6 +332,16 @@ def pick_weighted(run_id: int, node_id: str, weights: Sequence[float]) -> int:
         if point < 0:
             return index
     return len(weights) - 1
+
+
+def held_out(flow_id: int, contact_id: int, percent: float) -> bool:
+    """Whether a contact is in a flow's holdout (goes through the flow, is sent nothing by it).
+
+    Drawn per contact and flow, not per run: a contact held out stays held out in every run of the flow, so
+    no email of the flow reaches the control group through another run.
+    """
+    # "#" cannot start a node id, so the draw is independent of every split and variant pick.
+    return percent > 0 and _seed(contact_id, f"#holdout:{flow_id}") * 100 < percent
 
 
 def _zone(name: str | None, default: str) -> ZoneInfo:
@@ -474,10 +486,18 @@ class Stepper:
                 self.move(run, node.yes if yes else node.no, out)
         elif isinstance(node, RandomSplitNode):
             weights = [b.weight for b in node.branches]
-            for run in runs:
-                branch = node.branches[pick_weighted(run.id, node.id, weights)]
-                label = branch.label or branch.next
-                self.note(run, node.id, "split", "holdout" if branch.holdout else "branch", f"branch {label}")
+
+            def weighted(run_id: int) -> int:
+                return pick_weighted(run_id, node.id, weights)
+
+            if node.mode == "thompson":
+                picks = bandit.choose(self.session, flow.id, node, [r.id for r in runs], self.now, weighted)
+            else:
+                indexes = [weighted(r.id) for r in runs]
+                picks = [(i, f"branch {bandit.branch_label(node.branches[i])}") for i in indexes]
+            for run, (index, why) in zip(runs, picks, strict=True):
+                branch = node.branches[index]
+                self.note(run, node.id, "split", "holdout" if branch.holdout else "branch", why)
                 self.move(run, branch.next, out)
         elif isinstance(node, SendEmailNode):
             self._send(flow, node, runs, out)
@@ -588,10 +608,20 @@ class Stepper:
         weights = [1.0] if node.template else []
         names += [v.template for v in node.variants]
         weights += [v.weight for v in node.variants]
-        picks = [
-            (run, names[pick_weighted(run.id, node.id, weights)] if len(names) > 1 else names[0])
-            for run in live
-        ]
+        percent = flow.definition.holdout_percent
+        picks = []
+        for run in live:
+            if held_out(flow.id, run.contact_id, percent):
+                # The control group: the run goes on exactly as if it had been sent this email.
+                self.note(
+                    run, node.id, "send_email", "held_out", f"holdout ({percent:g} % of runs): not sent"
+                )
+                self.report.held_out += 1
+                self.move(run, node.next, out)
+                continue
+            picks.append(
+                (run, names[pick_weighted(run.id, node.id, weights)] if len(names) > 1 else names[0])
+            )
         notes = self.sink.send(self.uow, flow, node, picks) if picks else []
         for (run, _), note in zip(picks, notes, strict=True):
             self.note(run, node.id, "send_email", "queued", note)

@@ -94,16 +94,23 @@ def install(
     *,
     keys: list[str] | None = None,
     activate: bool = False,
+    holdout_percent: float | None = None,
 ) -> list[FlowOut]:
     """Store the library flows (and their built-in templates); optionally switch them on."""
     templates.install_builtins(uow, settings)
     unknown = sorted(set(keys or []) - set(BUILTIN_KEYS))
     if unknown:
         raise InvalidInput(f"no built-in flow {unknown[0]!r}", field="keys")
+    if holdout_percent is not None and not 0 <= holdout_percent <= 50:
+        raise InvalidInput("holdout_percent must be between 0 and 50", field="holdout_percent")
     out: list[FlowOut] = []
     for key, flow in builtin_flows(shop_parameters(uow, uow.now())):
         if keys is not None and key not in keys:
             continue
+        if holdout_percent is not None:
+            flow = flow.model_copy(
+                update={"definition": {**flow.definition, "holdout_percent": holdout_percent}}
+            )
         saved = service.save_flow(uow, flow, builtin=key)
         if activate:
             saved = service.activate(uow, saved.name)

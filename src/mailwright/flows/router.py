@@ -45,10 +45,13 @@ def validate_flow(runtime: RuntimeDep, definition: Annotated[dict[str, Any], Bod
 def install_library(
     runtime: RuntimeDep,
     activate: Annotated[bool, Query(description="Switch the flows on.")] = False,
+    holdout_percent: Annotated[
+        float | None, Query(ge=0, le=50, description="Share of runs held out; the flows' default is 10.")
+    ] = None,
 ) -> list[FlowOut]:
     """Store every library flow with its templates (and optionally switch them on)."""
     with runtime.uow() as uow:
-        return library.install(uow, runtime.settings, activate=activate)
+        return library.install(uow, runtime.settings, activate=activate, holdout_percent=holdout_percent)
 
 
 @router.get("/runs/{run_id}", summary="One run with its history")

@@ -257,10 +257,21 @@ class SplitBranch(_Strict):
 
 
 class RandomSplitNode(_Node):
-    """Send each run down one branch at random, in proportion to the weights (stable per run)."""
+    """Send each run down one branch: at random by the weights (`fixed`), or by Thompson sampling.
+
+    A `thompson` split (a bandit) starts as a weighted split and, once every branch has
+    `min_runs_per_branch` runs whose reward window has passed, sends each run to the branch whose draw
+    from its Beta posterior of the reward rate is highest, so traffic shifts toward the better branch
+    while it learns. The reward is an order placed (or an `Email Clicked`) by the contact within
+    `reward_window_hours` after the split; reports measure fixed splits by the same reward.
+    """
 
     type: Literal["random_split"]
     branches: list[SplitBranch] = Field(min_length=2)
+    mode: Literal["fixed", "thompson"] = "fixed"
+    reward: Literal["order", "click"] = "order"
+    reward_window_hours: int = Field(default=72, ge=1, le=720)
+    min_runs_per_branch: int = Field(default=50, ge=0, le=1_000_000)
 
 
 class TemplateVariant(_Strict):
@@ -367,6 +378,9 @@ class FlowDefinition(_Strict):
     # Collision rules: within one group, a contact in a higher-priority flow gets no mail from lower ones.
     group: str | None = Field(default=None, max_length=50)
     priority: int = 0
+    # The share of runs that go through the flow but are sent nothing: the control group that tells what
+    # the flow earned over not sending (analytics' holdout lift). 10 % unless the flow says otherwise.
+    holdout_percent: float = Field(default=10.0, ge=0, le=50)
     start: str
     nodes: list[FlowNode] = Field(min_length=1)
 

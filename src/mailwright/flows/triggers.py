@@ -18,7 +18,7 @@ from mailwright.core.uow import UnitOfWork
 from mailwright.events import service as events_service
 from mailwright.events import vocabulary as v
 from mailwright.flows import conditions, repository
-from mailwright.flows.engine import higher_priority_runs
+from mailwright.flows.engine import held_out, higher_priority_runs
 from mailwright.flows.repository import RUNS, LoadedFlow
 from mailwright.flows.schemas import (
     EventTrigger,
@@ -207,13 +207,26 @@ def start_runs(uow: UnitOfWork, flow: LoadedFlow, entries: Sequence[Entry], now:
                 ("entry", "started", f"trigger {entry.trigger.get('name') or entry.entry_key}")
             )
     ids = repository.insert_runs(session, rows)
-    repository.insert_history(
-        session,
-        [
-            {"run_id": run_id, "node_id": None, "action": a, "outcome": o, "explanation": e, "at": now}
-            for run_id, (a, o, e) in zip(ids, explanations, strict=True)
-        ],
-    )
+    history = [
+        {"run_id": run_id, "node_id": None, "action": a, "outcome": o, "explanation": e, "at": now}
+        for run_id, (a, o, e) in zip(ids, explanations, strict=True)
+    ]
+    percent = definition.holdout_percent
+    if percent > 0:
+        # Which group each started run is in, from its start: analytics compares the two groups from here.
+        history += [
+            {
+                "run_id": run_id,
+                "node_id": None,
+                "action": "holdout",
+                "outcome": "holdout" if held_out(flow.id, row["contact_id"], percent) else "branch",
+                "explanation": f"flow holdout {percent:g} %",
+                "at": now,
+            }
+            for run_id, row in zip(ids, rows, strict=True)
+            if row["status"] == "active"
+        ]
+    repository.insert_history(session, history)
     report.run_ids.extend(i for i, r in zip(ids, rows, strict=True) if r["status"] == "active")
     started_contacts = [r["contact_id"] for r in rows if r["status"] == "active"]
     if flow.group and started_contacts:

@@ -10,6 +10,7 @@ from mailwright.flows.schemas import (
     TRIGGER_TYPES,
     WAIT_TYPES,
     FlowDefinition,
+    RandomSplitNode,
     SendEmailNode,
     ValidationIssue,
     ValidationReport,
@@ -87,6 +88,8 @@ def check_graph(
                 )
         if isinstance(node, SendEmailNode):
             issues.extend(_check_send(index, node, template_exists))
+        if isinstance(node, RandomSplitNode) and node.mode == "thompson":
+            issues.extend(_check_thompson(index, node))
     if definition.start in nodes:
         reached = _reachable(definition.start, nodes)
         for index, node in enumerate(definition.nodes):
@@ -121,6 +124,30 @@ def _check_send(
                 message=f"send node {node.id!r} uses unknown template {name!r}",
                 node=node.id,
             )
+
+
+def _check_thompson(index: int, node: RandomSplitNode) -> Iterable[ValidationIssue]:
+    # A bandit moves traffic between branches, so a holdout would no longer be a fixed random share;
+    # and its history names each branch by its label, which must tell the branches apart.
+    seen: set[str] = set()
+    for position, branch in enumerate(node.branches):
+        field = f"nodes[{index}].branches[{position}]"
+        if branch.holdout:
+            yield ValidationIssue(
+                field=f"{field}.holdout",
+                message=f"thompson split {node.id!r} cannot have a holdout branch; "
+                "keep the holdout in a fixed split before it",
+                node=node.id,
+            )
+        label = branch.label or branch.next
+        if label in seen:
+            yield ValidationIssue(
+                field=f"{field}.label",
+                message=f"thompson split {node.id!r} has two branches labelled {label!r}; "
+                "give each branch its own label",
+                node=node.id,
+            )
+        seen.add(label)
 
 
 def _reachable(start: str, nodes: dict[str, Any]) -> set[str]:
