@@ -1,4 +1,4 @@
-"""The report's charts: revenue by flow, engagement over time, the funnel of each flow's nodes."""
+"""The report's charts: revenue by flow, engagement over time, the funnel of each flow's nodes, split allocation."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from mailwright.analytics.schemas import MetricOut
+from mailwright.analytics.splits import SplitResult
 
 
 def _save(figure: Figure, path: Path) -> Path:
@@ -71,4 +72,26 @@ def funnel(rows: list[MetricOut], path: Path) -> Path:
     axes.invert_yaxis()
     axes.set_title("Funnel per flow node")
     axes.legend()
+    return _save(figure, path)
+
+
+def allocation_over_time(result: SplitResult, path: Path) -> Path:
+    """The share of a split node's runs sent down each branch per day (a bandit's shift shows here)."""
+    days = [a.day for a in result.allocation]
+    labels = [b.label for b in result.branches]
+    totals = [max(sum(a.runs.values()), 1) for a in result.allocation]
+    shares = [
+        [100 * a.runs.get(label, 0) / t for a, t in zip(result.allocation, totals, strict=True)]
+        for label in labels
+    ]
+    figure, axes = plt.subplots(figsize=(9, 3.6))
+    if days:
+        axes.stackplot(range(len(days)), shares, labels=labels)
+        step = max(1, len(days) // 10)
+        axes.set_xticks(range(0, len(days), step), [d.isoformat()[5:] for d in days][::step])
+    axes.set_ylim(0, 100)
+    axes.set_ylabel("share of runs (%)")
+    mode = "Thompson-sampling bandit" if result.mode == "thompson" else "fixed split"
+    axes.set_title(f"Allocation over time: node {result.node_id} ({mode})")
+    axes.legend(loc="upper left")
     return _save(figure, path)
