@@ -183,3 +183,53 @@ def test_cli_checks_the_estimators_on_hillstrom(shared_data) -> None:  # type: i
     women = rows[("Womens E-Mail", "visit")]
     assert round(women["emailed"], 4) == 0.1514 and round(women["no_email"], 4) == 0.1062
     assert women["low"] < women["difference"] < women["high"]
+
+
+def test_segment_metrics_count_the_recipients_segments_when_sent(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    from mailwright.segments.models import Segment, SegmentMembership, SegmentMembershipHistory
+
+    with runtime.uow() as uow:
+        templates.save_template(
+            uow,
+            next(t for t in builtin_templates() if t.name == "newsletter"),
+            runtime.settings,
+            builtin=True,
+        )
+    people = {name: _contact(runtime, f"{name}@example.com") for name in ("eli", "fay", "gus")}
+    now = clock.now()
+    with runtime.uow() as uow:
+        vip = Segment(name="VIP", definition={}, created_at=now, updated_at=now)
+        uow.session.add(vip)
+        uow.session.flush()
+        # eli: a VIP now, since before the send; fay: was a VIP, left before the send; gus: joins after it.
+        uow.session.add(SegmentMembership(segment_id=vip.id, contact_id=people["eli"], entered_at=now))
+        uow.session.add(
+            SegmentMembershipHistory(
+                segment_id=vip.id,
+                contact_id=people["fay"],
+                entered_at=now - timedelta(days=9),
+                exited_at=now - timedelta(days=2),
+            )
+        )
+        uow.session.add(
+            SegmentMembership(
+                segment_id=vip.id, contact_id=people["gus"], entered_at=now + timedelta(hours=5)
+            )
+        )
+        for name, contact in people.items():
+            delivery.enqueue(
+                uow,
+                contact_id=contact,
+                template_name="newsletter",
+                idempotency_key=f"seg-{name}",
+                source_kind="campaign",
+                source_id="9:a",
+            )
+    clock.advance(timedelta(hours=1))
+    assert delivery.send_due(runtime, worker_id="test", sender=FakeSender()).sent == 3
+    clock.advance(timedelta(days=1))
+    with runtime.uow() as uow:
+        report = build_report(uow, runtime.settings)
+    assert [(row.name, row.sent) for row in report.by_segment] == [("VIP", 1)]

@@ -18,6 +18,7 @@ from mailwright.flows import library, service
 from mailwright.flows.engine import BatchReport
 from mailwright.flows.models import FlowRun, FlowRunStep
 from mailwright.flows.schemas import FlowIn, FlowOut
+from mailwright.templates import coupons
 from mailwright.templates import service as templates
 
 _ids = itertools.count(1)
@@ -90,6 +91,8 @@ class Shop:
     def install(self, *keys: str, holdout_percent: float = 0) -> None:
         """Switch on some library flows (no holdout unless asked: the scenarios follow every run's mail)."""
         with self.runtime.uow() as uow:
+            # The cart emails' discount codes come from the shop's pool, as a real shop uploads them.
+            coupons.upload_codes(uow.session, "cart", [f"CART-{n:04d}" for n in range(50)], uow.now())
             library.install(
                 uow, self.runtime.settings, keys=list(keys), activate=True, holdout_percent=holdout_percent
             )

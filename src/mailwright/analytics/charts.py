@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -77,21 +78,34 @@ def funnel(rows: list[MetricOut], path: Path) -> Path:
 
 def allocation_over_time(result: SplitResult, path: Path) -> Path:
     """The share of a split node's runs sent down each branch per day (a bandit's shift shows here)."""
-    days = [a.day for a in result.allocation]
-    labels = [b.label for b in result.branches]
-    totals = [max(sum(a.runs.values()), 1) for a in result.allocation]
+    allocation = [(a.day.isoformat(), a.runs) for a in result.allocation]
+    return _allocation(result.node_id, result.mode, [b.label for b in result.branches], allocation, path)
+
+
+def allocation_chart(split: dict[str, Any], path: Path) -> Path:
+    """`allocation_over_time` for a split result in its report form (`splits.as_dict`)."""
+    allocation = [(a["day"], a["runs"]) for a in split["allocation"]]
+    labels = [b["label"] for b in split["branches"]]
+    return _allocation(split["node_id"], split["mode"], labels, allocation, path)
+
+
+def _allocation(
+    node_id: str, mode_name: str, labels: list[str], allocation: list[tuple[str, dict[str, int]]], path: Path
+) -> Path:
+    days = [day for day, _ in allocation]
+    totals = [max(sum(runs.values()), 1) for _, runs in allocation]
     shares = [
-        [100 * a.runs.get(label, 0) / t for a, t in zip(result.allocation, totals, strict=True)]
+        [100 * runs.get(label, 0) / t for (_, runs), t in zip(allocation, totals, strict=True)]
         for label in labels
     ]
     figure, axes = plt.subplots(figsize=(9, 3.6))
     if days:
         axes.stackplot(range(len(days)), shares, labels=labels)
         step = max(1, len(days) // 10)
-        axes.set_xticks(range(0, len(days), step), [d.isoformat()[5:] for d in days][::step])
+        axes.set_xticks(range(0, len(days), step), [d[5:] for d in days][::step])
     axes.set_ylim(0, 100)
     axes.set_ylabel("share of runs (%)")
-    mode = "Thompson-sampling bandit" if result.mode == "thompson" else "fixed split"
-    axes.set_title(f"Allocation over time: node {result.node_id} ({mode})")
+    mode = "Thompson-sampling bandit" if mode_name == "thompson" else "fixed split"
+    axes.set_title(f"Allocation over time: node {node_id} ({mode})")
     axes.legend(loc="upper left")
     return _save(figure, path)

@@ -22,6 +22,8 @@ from mailwright.core.db import in_values
 from mailwright.flows.models import FlowRun, FlowRunStep
 from mailwright.orders.models import Order
 
+REVENUE_CAP_QUANTILE = 0.99
+
 
 @dataclass(frozen=True)
 class Lift:
@@ -35,15 +37,16 @@ class Lift:
     revenue_per_recipient_minor: Difference | None
     incremental_revenue_minor: tuple[float, float, float] | None
     reason: str | None = None
+    # Each unit's revenue is capped here before the comparison (see `revenue_cap`).
+    revenue_cap_minor: float | None = None
 
 
 @dataclass(frozen=True)
 class Unit:
-    """One compared recipient: a contact (flow holdout) or a run (split node), and the span it entered in."""
+    """One compared recipient: a contact (flow holdout) or a run (split node), and when it was assigned."""
 
     contact_id: int
     at: datetime
-    last: datetime
     held_out: bool
 
 
@@ -65,16 +68,15 @@ def units(session: Session, flow_id: int, since: datetime, until: datetime) -> l
     for run_id, contact_id, at, action, outcome in session.execute(stmt):
         held = outcome == "holdout"
         if action == "holdout":
-            # The flow's own holdout is drawn per contact: one unit per contact, from its first entry in the
-            # period to its last (the outcome window runs on from the last).
+            # The flow's own holdout is drawn per contact: one unit per contact, measured from its first
+            # entry in the period. Not from its last: when the contact enters again can depend on what was
+            # sent (an email that leads to an order ends a run early, and the contact re-enters sooner), and
+            # a window stretched by the treatment would credit the flow with orders it did not cause.
             seen = per_contact.get(contact_id)
-            per_contact[contact_id] = (
-                Unit(contact_id, min(at, seen.at), max(at, seen.last), held)
-                if seen
-                else Unit(contact_id, at, at, held)
-            )
+            if seen is None or at < seen.at:
+                per_contact[contact_id] = Unit(contact_id, at, held)
         else:
-            per_run[run_id] = Unit(contact_id, at, at, held)
+            per_run[run_id] = Unit(contact_id, at, held)
     # A flow with its own holdout is measured by it; a split's holdout branch only when there is none.
     return list(per_contact.values()) if per_contact else list(per_run.values())
 
@@ -85,7 +87,7 @@ def orders_after(
     """Each unit's contact's orders (time, net value) that can fall in a unit's outcome window."""
     contacts = sorted({u.contact_id for u in units})
     start = min(u.at for u in units)
-    end = max(u.last for u in units) + window
+    end = max(u.at for u in units) + window
     result: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
     for begin in range(0, len(contacts), 5000):
         stmt = select(Order.contact_id, Order.placed_at, Order.total_minor, Order.refunded_minor).where(
@@ -100,8 +102,18 @@ def orders_after(
 
 
 def in_window(unit: Unit, placed: datetime, window: timedelta) -> bool:
-    """Whether an order counts for a unit: after its first entry, within the window after its last."""
-    return unit.at < placed <= unit.last + window
+    """Whether an order counts for a unit: within the window after the unit was assigned."""
+    return unit.at < placed <= unit.at + window
+
+
+def revenue_cap(values: Sequence[float]) -> float:
+    """The cap on one unit's revenue: the 99th percentile of all units' (both groups).
+
+    Shop revenue is heavy-tailed (one wholesale order can be worth a thousand ordinary ones): uncapped, the
+    few largest buyers decide which group looks better and the interval is not to be trusted. Capping both
+    groups at the same value (winsorizing, as experimentation platforms do) keeps the comparison fair.
+    """
+    return float(np.quantile(np.asarray(values, dtype=float), REVENUE_CAP_QUANTILE)) if len(values) else 0.0
 
 
 def flow_lift(
@@ -130,5 +142,15 @@ def flow_lift(
     conversion = rate_difference(
         int(sent_outcomes[:, 0].sum()), len(sent), int(held_outcomes[:, 0].sum()), len(held)
     )
-    revenue = mean_difference(sent_outcomes[:, 1], held_outcomes[:, 1])
-    return Lift(flow_id, window_days, len(sent), len(held), conversion, revenue, incremental_total(revenue))
+    cap = revenue_cap(np.concatenate([sent_outcomes[:, 1], held_outcomes[:, 1]]).tolist())
+    revenue = mean_difference(np.minimum(sent_outcomes[:, 1], cap), np.minimum(held_outcomes[:, 1], cap))
+    return Lift(
+        flow_id,
+        window_days,
+        len(sent),
+        len(held),
+        conversion,
+        revenue,
+        incremental_total(revenue),
+        revenue_cap_minor=cap,
+    )

@@ -1,10 +1,10 @@
-"""Email metrics per message, flow, flow node, campaign, template and variant, by day.
+"""Email metrics per message, flow, flow node, campaign, template, variant and segment, by day.
 
 Definitions (also in docs/metrics.md): a message counts on the day it was sent. Delivered = sent minus
 bounced. Unique opens and clicks count messages, not events, and leave out machine opens (privacy proxies,
 opens seconds after delivery) and bot clicks, which are reported separately. Click-to-open rate = unique
 clicks / unique opens. Conversions and revenue come from the stored order attributions, so they match
-every other report.
+every other report. A message counts in every segment its recipient was in when it was sent.
 """
 
 from collections import defaultdict
@@ -21,8 +21,9 @@ from mailwright.core.db import in_values
 from mailwright.core.errors import InvalidInput
 from mailwright.delivery.models import OutboxMessage
 from mailwright.events.models import Event
+from mailwright.segments.models import SegmentMembership, SegmentMembershipHistory
 
-DIMENSIONS = ("message", "flow", "flow_node", "campaign", "variant", "template", "source")
+DIMENSIONS = ("message", "flow", "flow_node", "campaign", "variant", "template", "segment", "source")
 ENGAGEMENT_EVENTS = ("Email Opened", "Email Clicked", "Email Bounced", "Unsubscribed", "Marked as Spam")
 _SENT_STATUSES = ("sent", "bounced")
 
@@ -36,6 +37,9 @@ class MessageFacts:
     source_id: str | None
     template: str
     sent_at: datetime
+    contact_id: int = 0
+    # Ids of the segments the recipient was in at `sent_at`.
+    segments: list[str] = field(default_factory=list)
     opened: bool = False
     machine_opened: bool = False
     clicked: bool = False
@@ -102,6 +106,13 @@ class MetricRow:
         return self
 
 
+def _keys(facts: MessageFacts, dimension: str) -> list[str]:
+    if dimension == "segment":
+        return facts.segments
+    key = _key(facts, dimension)
+    return [] if key is None else [key]
+
+
 def _key(facts: MessageFacts, dimension: str) -> str | None:
     source = facts.source_id or ""
     head, _, tail = source.partition(":")
@@ -137,6 +148,7 @@ def message_facts(
         OutboxMessage.source_id,
         OutboxMessage.template_name,
         OutboxMessage.sent_at,
+        OutboxMessage.contact_id,
     ).where(
         OutboxMessage.sent_at.is_not(None),
         OutboxMessage.sent_at >= since,
@@ -152,11 +164,12 @@ def message_facts(
         ):
             continue
         facts[row.public_id] = MessageFacts(
-            row.public_id, row.source_kind, row.source_id, row.template_name, row.sent_at
+            row.public_id, row.source_kind, row.source_id, row.template_name, row.sent_at, row.contact_id
         )
     if not facts:
         return []
     _apply_events(session, facts, since)
+    _apply_segments(session, facts)
     ids = list(facts)
     for chunk_start in range(0, len(ids), 5000):
         chunk = ids[chunk_start : chunk_start + 5000]
@@ -168,6 +181,33 @@ def message_facts(
                 facts[public_id].conversions += 1
                 facts[public_id].revenue_minor += revenue
     return list(facts.values())
+
+
+def _apply_segments(session: Session, facts: dict[str, MessageFacts]) -> None:
+    """Each message's segments at send time: current stays that began before it, and finished stays around it."""
+    by_contact: dict[int, list[MessageFacts]] = defaultdict(list)
+    for item in facts.values():
+        by_contact[item.contact_id].append(item)
+    contacts = sorted(by_contact)
+    for begin in range(0, len(contacts), 5000):
+        chunk = contacts[begin : begin + 5000]
+        current = select(
+            SegmentMembership.contact_id, SegmentMembership.segment_id, SegmentMembership.entered_at
+        ).where(in_values(session, SegmentMembership.contact_id, chunk))
+        for contact_id, segment_id, entered in session.execute(current):
+            for item in by_contact[contact_id]:
+                if entered <= item.sent_at:
+                    item.segments.append(str(segment_id))
+        past = select(
+            SegmentMembershipHistory.contact_id,
+            SegmentMembershipHistory.segment_id,
+            SegmentMembershipHistory.entered_at,
+            SegmentMembershipHistory.exited_at,
+        ).where(in_values(session, SegmentMembershipHistory.contact_id, chunk))
+        for contact_id, segment_id, entered, exited in session.execute(past):
+            for item in by_contact[contact_id]:
+                if entered <= item.sent_at < exited and str(segment_id) not in item.segments:
+                    item.segments.append(str(segment_id))
 
 
 def _apply_events(session: Session, facts: dict[str, MessageFacts], since: datetime) -> None:
@@ -207,11 +247,9 @@ def aggregate(facts: Iterable[MessageFacts], dimension: str, *, by_day: bool = F
         raise InvalidInput(f"dimension must be one of {', '.join(DIMENSIONS)}", field="dimension")
     rows: dict[tuple[str, str | None], MetricRow] = defaultdict(lambda: MetricRow(dimension, "", None))
     for item in facts:
-        key = _key(item, dimension)
-        if key is None:
-            continue
         day = item.sent_at.date().isoformat() if by_day else None
-        row = rows[(key, day)]
-        row.key, row.day = key, day
-        row.add(item)
+        for key in _keys(item, dimension):
+            row = rows[(key, day)]
+            row.key, row.day = key, day
+            row.add(item)
     return [rows[k].finish() for k in sorted(rows, key=lambda k: (k[0], k[1] or ""))]

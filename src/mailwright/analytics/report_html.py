@@ -71,11 +71,23 @@ def write_html(
     if report.by_flow_node:
         charts.funnel(report.by_flow_node, chart_dir / "funnel.png")
         images["funnel"] = f"{chart_dir.name}/funnel.png"
+    allocation: list[str | None] = []
+    for index, split in enumerate(report.flow_tests):
+        if not split["allocation"]:
+            allocation.append(None)
+            continue
+        name = f"allocation_{index}.png"
+        charts.allocation_chart(split, chart_dir / name)
+        allocation.append(f"{chart_dir.name}/{name}")
     env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["j2", "html"]))
     env.globals.update(table=_table, pct=_pct, money=_money)
     relative = [(title, image.relative_to(path.parent).as_posix()) for title, image in extra_images]
     html = env.get_template("report.html.j2").render(
-        report=report, charts=images, synthetic_note=synthetic_note, extra_images=relative
+        report=report,
+        charts=images,
+        synthetic_note=synthetic_note,
+        extra_images=relative,
+        allocation_charts=allocation,
     )
     path.write_text(html, encoding="utf-8")
     return path

@@ -40,6 +40,8 @@ class LiftOut(BaseModel):
     revenue_per_recipient_minor: dict[str, Any] | None
     incremental_revenue_minor: list[float] | None
     reason: str | None
+    # Each recipient's revenue is capped at this value (99th percentile of both groups) before comparing.
+    revenue_cap_minor: float | None = None
 
 
 class Report(BaseModel):
@@ -55,8 +57,12 @@ class Report(BaseModel):
     by_campaign: list[MetricOut]
     by_variant: list[MetricOut]
     by_template: list[MetricOut]
+    # A message counts in every segment its recipient was in when it was sent.
+    by_segment: list[MetricOut] = []
     by_day: list[MetricOut]
     lifts: list[LiftOut]
     ab_tests: list[dict[str, Any]]
+    # Flow split nodes (fixed A/B tests and bandits): per branch results and the allocation by day.
+    flow_tests: list[dict[str, Any]] = []
     deliverability: dict[str, Any]
     definitions: str

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailwright.analytics import holdout, metrics
+from mailwright.analytics import holdout, metrics, splits
 from mailwright.analytics.attribution import AttributionRun, attribute_orders
 from mailwright.analytics.schemas import LiftOut, MetricOut, Report
 from mailwright.analytics.stats import Difference
@@ -21,6 +21,7 @@ from mailwright.core.errors import InvalidInput, NotFound
 from mailwright.core.settings import Settings
 from mailwright.core.uow import UnitOfWork
 from mailwright.flows.models import Flow, FlowRun, FlowRunStep
+from mailwright.segments.models import Segment
 from mailwright.tracking import health
 
 
@@ -59,6 +60,11 @@ def flow_names(session: Session) -> dict[str, str]:
     return {str(flow_id): name for flow_id, name in session.execute(select(Flow.id, Flow.name))}
 
 
+def segment_names(session: Session) -> dict[str, str]:
+    """Segment ids (as text) to segment names."""
+    return {str(segment_id): name for segment_id, name in session.execute(select(Segment.id, Segment.name))}
+
+
 def flow_id_by_name_or_id(session: Session, ref: str) -> int:
     """A flow's id from its id or its name; NotFound naming `flow` otherwise."""
     flow_id = int(ref) if ref.isdecimal() else session.scalar(select(Flow.id).where(Flow.name == ref))
@@ -74,7 +80,13 @@ def metric_rows(
     if dimension not in metrics.DIMENSIONS:
         raise InvalidInput(f"dimension must be one of {', '.join(metrics.DIMENSIONS)}", field="dimension")
     facts = metrics.message_facts(session, since, until)
-    names = flow_names(session) if dimension == "flow" else {}
+    names = (
+        flow_names(session)
+        if dimension == "flow"
+        else segment_names(session)
+        if dimension == "segment"
+        else {}
+    )
     return [_metric_out(row, names) for row in metrics.aggregate(facts, dimension, by_day=by_day)]
 
 
@@ -132,6 +144,7 @@ def build_report(
                 if lift.incremental_revenue_minor
                 else None,
                 reason=lift.reason,
+                revenue_cap_minor=lift.revenue_cap_minor,
             )
         )
     ab_tests = []
@@ -140,6 +153,10 @@ def build_report(
             continue
         if campaign.decision:
             ab_tests.append({"campaign_id": campaign.id, "campaign": campaign.name, **campaign.decision})
+    flow_tests = []
+    for fid in [flow_id] if flow_id is not None else sorted(int(k) for k in names):
+        for result in splits.split_results(session, fid, since=since, until=until, as_of=now):
+            flow_tests.append({"flow": names.get(str(fid), str(fid)), **splits.as_dict(result)})
     days = max(1, min(366, (until - since).days))
     deliverability = health.deliverability(
         session, now=until - timedelta(seconds=1), days=days, settings=settings
@@ -155,9 +172,11 @@ def build_report(
         by_campaign=[_metric_out(r) for r in metrics.aggregate(facts, "campaign")],
         by_variant=[_metric_out(r) for r in metrics.aggregate(facts, "variant")],
         by_template=[_metric_out(r) for r in metrics.aggregate(facts, "template")],
+        by_segment=[_metric_out(r, segment_names(session)) for r in metrics.aggregate(facts, "segment")],
         by_day=[_metric_out(r) for r in metrics.aggregate(facts, "source", by_day=True)],
         lifts=lifts,
         ab_tests=ab_tests,
+        flow_tests=flow_tests,
         deliverability=_plain(asdict(deliverability)),
         definitions="docs/metrics.md",
     )

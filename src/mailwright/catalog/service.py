@@ -202,6 +202,33 @@ def recommendations_for_contact(
     ]
 
 
+def recommended_products(
+    session: Session, contact_ids: Sequence[int], *, kind: str, limit: int
+) -> dict[int, list[ProductOut]]:
+    """Each contact's stored list of one kind (the first `limit`, in stock), in one query per 5,000 contacts."""
+    from mailwright.core.db import in_values
+
+    found: dict[int, list[ProductOut]] = {}
+    ids = sorted(set(contact_ids))
+    for begin in range(0, len(ids), 5000):
+        stmt = (
+            select(ContactRecommendation.contact_id, Product)
+            .join(Product, Product.id == ContactRecommendation.product_id)
+            .where(
+                in_values(session, ContactRecommendation.contact_id, ids[begin : begin + 5000]),
+                ContactRecommendation.kind == kind,
+                ContactRecommendation.rank <= limit * 2,
+            )
+            .order_by(ContactRecommendation.contact_id, ContactRecommendation.rank)
+        )
+        for contact_id, product in session.execute(stmt):
+            listed = found.setdefault(contact_id, [])
+            # Stock changes after the scoring run: an item sold out since is passed over, the next one shown.
+            if product.in_stock and len(listed) < limit:
+                listed.append(ProductOut.model_validate(product))
+    return found
+
+
 def related_products(
     session: Session, external_id: str, *, kind: str = "complementary"
 ) -> list[RecommendedProduct]:

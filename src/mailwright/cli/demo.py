@@ -2,8 +2,9 @@
 
 import time
 from dataclasses import asdict
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from babel import Locale
@@ -14,8 +15,10 @@ from mailwright.cli.common import console, domain_errors, err_console, print_jso
 from mailwright.cli.flows import render_flow_demo
 from mailwright.cli.imports import LazyProgress, open_runtime, render_online_retail_report
 from mailwright.cli.rfm import analyse_shop, render_analysis
+from mailwright.core.clock import ManualClock
 from mailwright.core.errors import InvalidInput
 from mailwright.core.money import from_minor
+from mailwright.core.runtime import Runtime
 from mailwright.core.settings import Settings
 from mailwright.events.imports.online_retail import customer_email, find_parquet, import_online_retail
 from mailwright.events.imports.overview import CountryLine, ShopOverview, shop_overview
@@ -23,11 +26,20 @@ from mailwright.flows import demo as flows_demo
 from mailwright.orders.schemas import TopProduct
 from mailwright.templates.service import write_builtin_previews
 
+if TYPE_CHECKING:
+    from mailwright.predictions.schemas import TrainingSummary
+
 # The demo always owns this file: it is deleted and rebuilt on every run, whatever else is configured.
 DEMO_DATABASE = Path("var/demo.db")
 PREVIEWS = Path("var/previews")
 REPORTS = Path("var/reports")
 DATA_FOLDER = Path("../shared/data/online_retail")
+# The segments report's charts, shown again at the end of the email report.
+REPORT_IMAGES = (
+    ("RFM segments", "rfm.png"),
+    ("Retention by monthly cohort", "cohorts_retention_month.png"),
+    ("Revenue by monthly cohort", "cohorts_revenue_month.png"),
+)
 # A customer with several orders: a good first profile to open.
 EXAMPLE_CUSTOMER = "12347"
 _COUNTRY_NAMES = Locale("en").territories
@@ -56,6 +68,17 @@ def _country(code: str | None) -> str:
     if code is None:
         return "unknown"
     return f"{_COUNTRY_NAMES.get(code, code)} ({code})"
+
+
+def predict_as_of(runtime: Runtime, moment: datetime) -> "TrainingSummary":
+    """Train and store the shop's predictions with the clock at `moment` (a historical shop's own time)."""
+    from mailwright.predictions import service  # the models load pandas: only when used
+
+    shop = Runtime(
+        runtime.settings, clock=ManualClock(moment), database=runtime.database, registry=runtime.registry
+    )
+    with shop.uow() as uow:
+        return service.train_and_score(uow, default_currency=runtime.settings.shop_currency)
 
 
 def _fresh_database(path: Path) -> None:
@@ -100,10 +123,38 @@ def demo(
             analysis = analyse_shop(runtime, overview.last_order_at, REPORTS)
             # The flow library switched on and the shop's last 60 days run through the engine (last step).
             flow_demo = None
+            measured = None
+            predictions = None
             if overview.last_order_at is not None:
                 if not as_json:
+                    console.print("Training the predictions ...", highlight=False)
+                # As of the replay's first day: the emails' recommendations must not know the orders to come.
+                predictions = predict_as_of(runtime, overview.last_order_at - timedelta(days=flows_demo.DAYS))
+                if not as_json:
                     console.print("Running the flow library over the last 60 days ...", highlight=False)
-                flow_demo = flows_demo.run(runtime.database, runtime.settings, overview.last_order_at)
+                end = overview.last_order_at
+                from mailwright.analytics import demo as analytics_demo  # matplotlib: only when used
+
+                responder = analytics_demo.Responder(
+                    runtime.database,
+                    analytics_demo.DEMO_MODEL,
+                    currency=overview.currency or runtime.settings.shop_currency,
+                    horizon=end,
+                )
+                flow_demo = flows_demo.run(runtime.database, runtime.settings, end, after_delivery=responder)
+                # The demo ends with the report: what each flow earned, its holdout lift, the cart A/B test.
+                images = [
+                    (title, REPORTS / name) for title, name in REPORT_IMAGES if (REPORTS / name).exists()
+                ]
+                measured = analytics_demo.measure(
+                    runtime.database,
+                    runtime.settings,
+                    responder,
+                    since=flow_demo.start,
+                    until=end + timedelta(seconds=1),
+                    html=REPORTS / "report.html",
+                    extra_images=images,
+                )
     finally:
         progress.close()
     seconds = round(time.perf_counter() - started, 1)
@@ -120,9 +171,15 @@ def demo(
                 "overview": overview,
                 "previews": [str(p) for p in previews],
                 "rfm": analysis.summary if analysis else None,
+                "predictions": predictions.model_dump(mode="json") if predictions else None,
                 "cohorts": analysis.retention if analysis else None,
                 "report": str(analysis.report) if analysis else None,
                 "flows": asdict(flow_demo) if flow_demo else None,
+                "email_report": measured.report.model_dump(mode="json") if measured else None,
+                "lift_checks": [asdict(c) | {"covered": c.covered} for c in measured.checks]
+                if measured
+                else None,
+                "report_html": str(measured.html) if measured else None,
                 "seconds": seconds,
                 "next": show,
             }
@@ -132,8 +189,20 @@ def demo(
     render_overview(overview)
     if analysis is not None:
         render_analysis(analysis)
+    if predictions is not None:
+        from mailwright.cli.predict import render_summary
+
+        console.print(
+            "Predictions, trained as of the first day of the replay below (its emails recommend from them):",
+            highlight=False,
+        )
+        render_summary(predictions)
     if flow_demo is not None:
         render_flow_demo(flow_demo)
+    if measured is not None:
+        from mailwright.cli.report import render_measured
+
+        render_measured(measured)
     if previews:
         console.print(
             f"{len(previews)} template previews for {overview.example_email} written to {PREVIEWS}/",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,6 +12,9 @@ from rich.table import Table
 from mailwright.analytics.schemas import MetricOut, Report
 from mailwright.cli.common import build_runtime, console, domain_errors, print_json
 from mailwright.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from mailwright.analytics.demo import MeasuredDemo
 
 report_app = typer.Typer(help="What each email earned: metrics, attribution, holdout lift, A/B tests.")
 
@@ -52,6 +55,79 @@ def _metric_table(title: str, rows: list[MetricOut], currency: str) -> Table:
     return table
 
 
+def split_table(split: dict[str, Any]) -> Table:
+    """One flow split's A/B result: per branch runs, reward rate, lift over the first and P(best)."""
+    table = Table(
+        title=f"{split['flow']}: split {split['node_id']} ({split['mode']}, reward {split['reward']} "
+        f"within {split['window_hours']:g} h)"
+    )
+    for column in ("branch", "runs", "rewarded", "rate", "lift vs first (95 % interval)", "P(best)"):
+        table.add_column(column, justify="left" if column == "branch" else "right")
+    for branch in split["branches"]:
+        lift = branch["lift"]
+        table.add_row(
+            branch["label"],
+            f"{branch['runs']:,}",
+            f"{branch['conversions']:,}",
+            f"{branch['conversion_rate']:.2%}",
+            f"{lift['difference']:+.2%} ({lift['low']:+.2%} to {lift['high']:+.2%})" if lift else "-",
+            "-" if branch["probability_best"] is None else f"{branch['probability_best']:.1%}",
+        )
+    return table
+
+
+def render_measured(measured: MeasuredDemo) -> None:
+    """The demo's closing report: what each flow earned, its holdout lift next to the truth, A/B, health."""
+    report = measured.report
+    revenue = {row.name: row for row in report.by_flow}
+    earned = Table(
+        title=f"What each flow earned, {report.since:%Y-%m-%d} to {report.until:%Y-%m-%d} (synthetic reactions)"
+    )
+    for column in ("flow", "sent", "clicks", "attributed", "incremental revenue (95 % interval)"):
+        earned.add_column(column, justify="left" if column == "flow" else "right")
+    for lift in report.lifts:
+        row = revenue.get(lift.flow)
+        extra = lift.incremental_revenue_minor
+        earned.add_row(
+            lift.flow,
+            f"{row.sent:,}" if row else "0",
+            f"{row.unique_clicks:,}" if row else "0",
+            f"{row.revenue_minor / 100:,.0f}" if row else "0",
+            f"{extra[0] / 100:+,.0f} [{extra[1] / 100:+,.0f}, {extra[2] / 100:+,.0f}]" if extra else "-",
+        )
+    console.print(earned)
+    check = Table(title="Holdout estimate (95 % interval) vs the true effect the response model put in")
+    for column in ("flow", "sent/held", "conversion", "true", "revenue/recipient", "true", "in"):
+        check.add_column(column, justify="left" if column == "flow" else "right")
+    for line in measured.checks:
+        conversion, money = line.conversion, line.revenue_per_recipient_minor
+        check.add_row(
+            line.flow,
+            f"{line.n_sent:,}/{line.n_holdout:,}",
+            f"{conversion[0]:+.1%} [{conversion[1]:+.1%}, {conversion[2]:+.1%}]" if conversion else "-",
+            f"{line.true_conversion:+.1%}",
+            f"{money[0] / 100:+.1f} [{money[1] / 100:+.1f}, {money[2] / 100:+.1f}]" if money else "-",
+            f"{line.true_revenue_per_recipient_minor / 100:+.1f}",
+            {True: "yes", False: "NO", None: "-"}[line.covered],
+        )
+    console.print(check)
+    judged = [c.covered for c in measured.checks if c.covered is not None]
+    console.print(
+        f"{sum(judged)} of {len(judged)} flows: both intervals contain the true effect (each 95 % interval misses "
+        f"by chance about 1 time in 20). Revenue per recipient is capped at the 99th percentile (docs/metrics.md).",
+        highlight=False,
+    )
+    for split in report.flow_tests:
+        console.print(split_table(split))
+    health = report.deliverability
+    console.print(
+        f"Deliverability: {health.get('status')}, sent {health.get('sent', 0):,}, bounce rate "
+        f"{health.get('bounce_rate', 0):.2%}, complaint rate {health.get('complaint_rate', 0):.3%}. "
+        f"Money in {report.currency}. Full report with charts: {measured.html}",
+        highlight=False,
+    )
+
+
 def print_report(report: Report) -> None:
     """Print the report's tables."""
     console.print(f"Report {report.since:%Y-%m-%d %H:%M} to {report.until:%Y-%m-%d %H:%M} UTC")
@@ -60,6 +136,7 @@ def print_report(report: Report) -> None:
         ("By campaign", report.by_campaign),
         ("By flow node", report.by_flow_node),
         ("By template", report.by_template),
+        ("By segment (the recipient's segments when sent)", report.by_segment),
     ):
         if rows:
             console.print(_metric_table(title, rows, report.currency))
@@ -82,6 +159,8 @@ def print_report(report: Report) -> None:
         console.print(lifts)
     for test in report.ab_tests:
         console.print(f"A/B {test.get('campaign')}: winner {test.get('winner')} - {test.get('reason')}")
+    for split in report.flow_tests:
+        console.print(split_table(split))
     health = report.deliverability
     console.print(
         f"Deliverability: {health.get('status')}, bounce rate {health.get('bounce_rate', 0):.2%}, "

@@ -3,8 +3,11 @@
 The Online Retail data has orders only, so browsing and cart events are synthesized around them (and
 labelled `source="synthetic"`): before each real order a view, a cart add and a started checkout; and
 sessions that end without an order for some customers. The stored events then replay with the
-simulated clock through the live engine, and the outbox is delivered (to the Maildir) once a simulated day.
-The data has no consent either: the demo treats its customers as subscribed (source "demo").
+simulated clock through the live engine, and the outbox is delivered (to the Maildir) once a simulated day,
+with the send-time guards (frequency cap, quiet hours) applied as at any send. After each day's delivery an
+optional hook sees the day (the demo's response model reacts to the mail there, so the cart flow's bandit
+learns from clicks while the replay runs). The data has no consent either: the demo treats its customers as
+subscribed (source "demo"), and the cart emails' discount codes come from a pool of demo codes.
 """
 
 import random
@@ -28,6 +31,7 @@ from mailwright.events.models import Event
 from mailwright.events.schemas import ContactEvent
 from mailwright.flows import engine, library, repository
 from mailwright.flows.replay import figures, replay
+from mailwright.templates import coupons
 
 SYNTHETIC = "synthetic"
 DAYS = 60
@@ -118,8 +122,12 @@ def run(
     *,
     days: int = DAYS,
     progress: Callable[[str], None] | None = None,
+    after_delivery: Callable[[datetime, datetime], None] | None = None,
 ) -> FlowDemo:
-    """Switch the library on and run the shop's last `days` days through the engine, delivering daily."""
+    """Switch the library on and run the shop's last `days` days through the engine, delivering daily.
+
+    `after_delivery(since, until)` is called after each delivery pass with the period it sent in.
+    """
     import time as wall
 
     began = wall.perf_counter()
@@ -150,9 +158,20 @@ def run(
         )
         for contact_id in customers:
             contacts.set_consent(uow.session, contact_id, "subscribed", source="demo", now=start)
+        coupons.upload_codes(uow.session, "cart", [f"DEMO-{n:05d}" for n in range(20_000)], start)
         installed = library.install(uow, settings, activate=True)
     say(f"{len(synthetic)} synthetic events; replaying {days} days through {len(installed)} flows ...")
     ids = [f.id for f in installed]
+    # Each pass renders per template and batch: a large batch keeps a day's mail in a few render calls.
+    big = settings.model_copy(update={"send_batch_size": 5_000})
+    delivered_until = start
+
+    def deliver(now: datetime) -> None:
+        nonlocal delivered_until
+        delivery.send_due(open_uow, worker_id="demo", settings=big, limit=1_000_000)
+        if after_delivery is not None:
+            after_delivery(delivered_until, now)
+        delivered_until = now
 
     replay(
         open_uow,
@@ -162,14 +181,12 @@ def run(
         end,
         sink=engine.OutboxSink(),
         window=timedelta(hours=1),
+        every_day=deliver,
         default_zone=settings.default_timezone,
         max_step=timedelta(hours=2),
     )
-    say("delivering the outbox to the Maildir ...")
-    # One delivery pass at the end (each pass renders per template; the guards, frequency cap included,
-    # apply as at any send).
-    big = settings.model_copy(update={"send_batch_size": 100_000})
-    delivery.send_due(open_uow, worker_id="demo", settings=big, limit=1_000_000)
+    clock.set(end)
+    deliver(end)
     lines = []
     with open_uow() as uow:
         for flow in installed:

@@ -203,6 +203,22 @@ def list_orders(
     return [OrderOut.model_validate(o).model_copy(update={"lines": lines[o.id]}) for o in orders]
 
 
+def best_selling(session: Session, *, since: datetime, until: datetime, top: int) -> list[str]:
+    """Store ids of the products sold most (by units) in orders placed in [since, until), best first."""
+    units = func.sum(OrderLine.quantity)
+    placed = select(Order.id).where(
+        Order.status != "cancelled", Order.placed_at >= since, Order.placed_at < until
+    )
+    rows = session.execute(
+        select(OrderLine.product_external_id, units)
+        .where(OrderLine.order_id.in_(placed), OrderLine.product_external_id.is_not(None))
+        .group_by(OrderLine.product_external_id)
+        .order_by(units.desc(), OrderLine.product_external_id)
+        .limit(top)
+    )
+    return [str(external_id) for external_id, _ in rows]
+
+
 def summary(session: Session, *, top: int = 10) -> OrdersSummary:
     """Orders, buying and repeat customers, revenue and best sellers, for the shop owner's first look."""
     counted = Order.status != "cancelled"

@@ -1,7 +1,7 @@
 """What a template can read: contact, event, recommendations, shop, message, and block labels."""
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -100,15 +100,71 @@ class BestSellerRecommender:
         return {contact_id: products for contact_id in contact_ids}
 
 
-def best_sellers(session: Session, limit: int) -> list[dict[str, Any]]:
-    """Best-selling catalog products by units (in stock), topped up with the newest products."""
+class PersonalRecommender:
+    """Each contact's own list from the last predictions run ("for you"), topped up with the best sellers.
+
+    A contact the predictions have not scored (a new shop, a new subscriber) gets the best sellers alone.
+    """
+
+    KIND = "for_you"
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now
+
+    def for_contacts(
+        self, session: Session, contact_ids: Sequence[int], limit: int
+    ) -> dict[int, list[dict[str, Any]]]:
+        """Products per contact id, best first: personal picks, then best sellers not already picked."""
+        stored = catalog.recommended_products(session, contact_ids, kind=self.KIND, limit=limit)
+        popular: list[dict[str, Any]] | None = None
+        out: dict[int, list[dict[str, Any]]] = {}
+        for contact_id in contact_ids:
+            picks = [product_context(p) for p in stored.get(contact_id, [])]
+            if len(picks) < limit:
+                if popular is None:
+                    popular = cached_best_sellers(session, limit, self.now)
+                have = {p["id"] for p in picks}
+                picks += [p for p in popular if p["id"] not in have][: limit - len(picks)]
+            out[contact_id] = picks
+        return out
+
+
+def cached_best_sellers(session: Session, limit: int, now: datetime | None = None) -> list[dict[str, Any]]:
+    """`best_sellers`, computed once per session (a sending batch): it aggregates order lines."""
+    cache: dict[tuple[int, datetime | None], list[dict[str, Any]]] = session.info.setdefault(
+        "best_sellers", {}
+    )
+    if (limit, now) not in cache:
+        cache[(limit, now)] = best_sellers(session, limit, now)
+    return cache[(limit, now)]
+
+
+# What sells now, not what sold a year ago (a seasonal shop's December is not its June).
+BEST_SELLER_DAYS = 90
+
+
+def best_sellers(session: Session, limit: int, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Best-selling in-stock products by units (of the last 90 days before `now`, if given), then the newest."""
+    if now is not None:
+        ranked = orders.best_selling(
+            session,
+            since=now - timedelta(days=BEST_SELLER_DAYS),
+            until=now + timedelta(seconds=1),
+            top=limit * 3,
+        )
+    else:
+        ranked = [
+            t.product_external_id
+            for t in orders.summary(session, top=limit * 3).top_products
+            if t.product_external_id
+        ]
     chosen: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for top in orders.summary(session, top=limit * 3).top_products:
-        if top.product_external_id is None or top.product_external_id in seen:
+    for external_id in ranked:
+        if external_id in seen:
             continue
         try:
-            product = catalog.get_product(session, top.product_external_id)
+            product = catalog.get_product(session, external_id)
         except NotFound:
             continue
         if product.in_stock:
