@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from itertools import count
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -233,3 +234,25 @@ def test_segment_metrics_count_the_recipients_segments_when_sent(
     with runtime.uow() as uow:
         report = build_report(uow, runtime.settings)
     assert [(row.name, row.sent) for row in report.by_segment] == [("VIP", 1)]
+
+
+def test_the_html_report_from_the_cli_has_the_customer_pictures(
+    fresh_database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from mailwright.cli.app import app
+    from mailwright.cli.imports import open_runtime
+
+    monkeypatch.setenv("MAILWRIGHT_DATABASE_URL", fresh_database_url)
+    with open_runtime(Settings(database_url=fresh_database_url)) as runtime:
+        for email in ("ivy@example.com", "jon@example.com"):
+            _contact(runtime, email)
+            _order(runtime, email, 2500)
+    path = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["report", "--html", str(path)])
+    assert result.exit_code == 0, result.output
+    html = path.read_text()
+    assert "Retention by monthly cohort" in html and "Revenue per customer by monthly cohort" in html
+    assert (tmp_path / "report_charts" / "cohorts_retention.png").stat().st_size > 1000
+    assert "<h2>Segments</h2>" in html and "<h2>Holdout lift</h2>" in html

@@ -1,11 +1,13 @@
 """The HTML report: one page with the report's tables and charts, written beside its images."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from html import escape
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
 from mailwright.analytics import charts
 from mailwright.analytics.schemas import MetricOut, Report
@@ -48,6 +50,28 @@ def _table(rows: Sequence[MetricOut]) -> Markup:
         )
     lines.append("</table>")
     return Markup("".join(lines))
+
+
+def customer_charts(
+    session: Session, currency: str, as_of: datetime, directory: Path
+) -> list[tuple[str, Path]]:
+    """The segments issue's pictures for the report: the RFM map (as last scored) and the cohort heat maps."""
+    from mailwright.segments import cohorts, rfm
+    from mailwright.segments.charts import cohort_heatmap, rfm_chart
+
+    directory.mkdir(parents=True, exist_ok=True)
+    images: list[tuple[str, Path]] = []
+    summary = rfm.summary(session, currency)
+    if summary.segments:
+        images.append(("RFM segments (as last scored)", rfm_chart(summary, directory / "rfm.png")))
+    for table, title in (
+        (cohorts.cohort_table(session, as_of, metric="retention"), "Retention"),
+        (cohorts.cohort_table(session, as_of, metric="revenue"), "Revenue per customer"),
+    ):
+        if table.cohorts:
+            path = directory / f"cohorts_{table.metric}.png"
+            images.append((f"{title} by monthly cohort", cohort_heatmap(table, path)))
+    return images
 
 
 def write_html(

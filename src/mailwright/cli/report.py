@@ -207,10 +207,13 @@ def report(
             flow_id=flow_id,
             campaign_id=campaign_id,
         )
-    if html is not None:
-        from mailwright.analytics.report_html import write_html
+        if html is not None:
+            from mailwright.analytics.report_html import customer_charts, write_html
 
-        write_html(result, html)
+            images = customer_charts(
+                uow.session, result.currency, result.until, html.parent / f"{html.stem}_charts"
+            )
+            write_html(result, html, extra_images=images)
     if as_json:
         print_json(result)
         return
