@@ -22,9 +22,9 @@ from mailwright.core.clock import ManualClock
 from mailwright.core.settings import Settings
 from mailwright.core.uow import open_unit_of_work
 
-# The demo's assumption for its A/B test: a discount in the first cart reminder is clicked 1.6 times as
+# The demo's assumption for its A/B test: a discount in the first cart reminder is clicked twice as
 # often as a plain reminder (the bandit and the report must find that difference, not be told it).
-DEMO_MODEL = ResponseModel(click_lift={"abandoned_cart_2": 1.6})
+DEMO_MODEL = ResponseModel(click_lift={"abandoned_cart_2": 2.0})
 SYNTHETIC_NOTE = (
     "Synthetic reactions: the shop's real orders happened without any email, so the opens, clicks and the "
     "orders the emails caused come from the demo's response model (machine opens {machine:.0%}, human opens "

@@ -7,7 +7,7 @@ simulated clock through the live engine, and the outbox is delivered (to the Mai
 with the send-time guards (frequency cap, quiet hours) applied as at any send. After each day's delivery an
 optional hook sees the day (the demo's response model reacts to the mail there, so the cart flow's bandit
 learns from clicks while the replay runs). The data has no consent either: the demo treats its customers as
-subscribed (source "demo"), and the cart emails' discount codes come from a pool of demo codes.
+subscribed (source "demo"), and the discount emails' codes come from pools of demo codes.
 """
 
 import random
@@ -158,7 +158,10 @@ def run(
         )
         for contact_id in customers:
             contacts.set_consent(uow.session, contact_id, "subscribed", source="demo", now=start)
-        coupons.upload_codes(uow.session, "cart", [f"DEMO-{n:05d}" for n in range(20_000)], start)
+        # The discount emails take a unique code each from the shop's pools: the demo fills them.
+        for pool in ("cart", "winback", "birthday", "welcome"):
+            codes = [f"{pool.upper()}-{n:05d}" for n in range(10_000)]
+            coupons.upload_codes(uow.session, pool, codes, start)
         installed = library.install(uow, settings, activate=True)
     say(f"{len(synthetic)} synthetic events; replaying {days} days through {len(installed)} flows ...")
     ids = [f.id for f in installed]
