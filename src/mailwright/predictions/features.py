@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mailwright.predictions.frames import DAY, before, in_days, orders, window
+from mailwright.predictions.recommend import excluded_products, item_stats
 
 WINDOWS_DAYS: tuple[int, ...] = (30, 90, 180, 365)
 
@@ -43,10 +44,13 @@ def customer_features(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.Da
         result[f"revenue_{days}d"] = by_customer["revenue"].sum().reindex(result.index, fill_value=0.0)
     days_frame = per_order.drop_duplicates(["customer_id", "day"]).sort_values(["customer_id", "day"])
     gaps = days_frame.groupby("customer_id")["day"].diff().dt.total_seconds() / 86400.0
-    gap_stats = gaps.groupby(days_frame["customer_id"]).agg(["mean", "std", "last"])
+    gap_stats = gaps.groupby(days_frame["customer_id"]).agg(["mean", "std", "last", "min"])
     result["mean_gap_days"] = gap_stats["mean"].reindex(result.index)
     result["std_gap_days"] = gap_stats["std"].reindex(result.index)
     result["last_gap_days"] = gap_stats["last"].reindex(result.index)
+    result["min_gap_days"] = gap_stats["min"].reindex(result.index)
+    months = per_order["ordered_at"].dt.strftime("%Y-%m")
+    result["months_active"] = months.groupby(per_order["customer_id"]).nunique().reindex(result.index)
     # Overdue-ness: how many typical gaps the customer has been silent; the sharpest single churn signal.
     result["recency_over_gap"] = result["recency_days"] / result["mean_gap_days"]
     result["rate_per_day"] = result["n_days"] / result["tenure_days"].clip(lower=1.0)
@@ -57,8 +61,33 @@ def customer_features(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.Da
     result["log_recency"] = np.log1p(result["recency_days"])
     result["log_frequency"] = np.log1p(result["n_days"])
     result["log_monetary"] = np.log1p(result["revenue_total"].clip(lower=0.0))
+    result = result.join(_item_features(transactions, cutoff, frame))
     result.index.name = "customer_id"
     return result.astype(float)
+
+
+def _item_features(transactions: pd.DataFrame, cutoff: pd.Timestamp, frame: pd.DataFrame) -> pd.DataFrame:
+    """What the customer's items say: how often other buyers re-buy them, how recently and widely they sell.
+
+    A customer whose basket is full of items that everyone re-buys, and that still sell, comes back more
+    often than one who bought a discontinued one-off; on the development windows these were the only
+    behavioural features that added to RFM.
+    """
+    stats = item_stats(transactions, cutoff, excluded_products()).table
+    lines = frame.loc[frame["product_id"].isin(stats.index)]
+    columns = {
+        "item_repurchase_rate": "repurchase_rate",
+        "item_days_since_sold": "last_sold_days",
+        "item_invoices_30d": "invoices_30d",
+    }
+    result = pd.DataFrame(
+        {
+            name: lines["product_id"].map(stats[column]).groupby(lines["customer_id"]).mean()
+            for name, column in columns.items()
+        }
+    )
+    result["item_invoices_30d"] = np.log1p(result["item_invoices_30d"])
+    return result
 
 
 def outcomes(transactions: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: float) -> pd.DataFrame:

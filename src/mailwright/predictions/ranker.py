@@ -45,7 +45,13 @@ FEATURES: tuple[str, ...] = (
     "knn_score",
     "knn_rank",
 )
-STRATEGIES: tuple[str, ...] = ("blend", "p_top_freq", "als", "popular")
+STRATEGIES: tuple[str, ...] = ("blend", "again_and_new", "p_top_freq", "als", "popular")
+# Slots of a ten-item "again_and_new" list given to the month's most popular items new to the customer: a
+# customer's own items tend to be re-bought together or not at all, so the tenth own item adds less to the
+# chance of one hit than a new best-seller does (chosen on development windows before the evaluation cut-off).
+NEW_SLOTS = 1
+# Weight of the item's last-30-day popularity (log invoices) added to the customer's own invoice count.
+AGAIN_POPULARITY_WEIGHT = 0.5
 MAX_TRAINING_ROWS = 120_000
 
 
@@ -58,6 +64,7 @@ class Candidates:
     popular: list[str]
     owned: dict[str, set[str]] = field(repr=False)
     categories: dict[str, str] = field(repr=False)
+    recent_popular: list[str] = field(default_factory=list)
 
 
 def _top_columns(scores: np.ndarray[Any, Any], n: int) -> np.ndarray[Any, Any]:
@@ -125,7 +132,8 @@ def build_candidates(
     pairs = pairs.join(stats.loc[:, [*item_columns, "last_sold_days"]], on="product_id")
     owned_sets = {str(k): set(v) for k, v in owned.groupby("customer_id")["product_id"]}
     categories = {str(k): str(v) for k, v in stats["category"].items()}
-    return Candidates(pairs, als, [str(p) for p in popular], owned_sets, categories)
+    recent = stats.sort_values(["invoices_30d", "invoices_90d"], ascending=False).index[:per_source]
+    return Candidates(pairs, als, [str(p) for p in popular], owned_sets, categories, [str(p) for p in recent])
 
 
 def _labels(transactions: pd.DataFrame, start: pd.Timestamp, horizon_days: float) -> set[tuple[str, str]]:
@@ -207,11 +215,42 @@ def _strategy_lists(
             .head(k)
         )
         return {str(c): list(g) for c, g in top.groupby("customer_id")["product_id"]}
+    if strategy == "again_and_new":
+        return _again_and_new(recommender, customers, k, new_only)
     if strategy == "als":
         return recommender.candidates.als.recommend(customers, k, owned if new_only else None)
     if strategy == "p_top_freq" and not new_only:
         return p_top_freq(recommender.transactions, recommender.cutoff, customers, k)
     return {}
+
+
+def _again_and_new(recommender: Recommender, customers: list[str], k: int, new_only: bool) -> Recommendations:
+    """Own items by invoices (nudged by recent popularity), with NEW_SLOTS places for recent best-sellers."""
+    if new_only:
+        return _strategy_lists(recommender, "blend", customers, k, new_only=True)
+    recent = recommender.candidates.recent_popular
+    pairs = recommender.candidates.pairs
+    mine = pairs.loc[(pairs["own_invoices"] > 0) & pairs["customer_id"].isin(customers)]
+    score = mine["own_invoices"] + AGAIN_POPULARITY_WEIGHT * np.log1p(mine["invoices_30d"])
+    ranked = (
+        mine.assign(again=score)
+        .sort_values(["customer_id", "again", "invoices_90d"], ascending=[True, False, False], kind="stable")
+        .groupby("customer_id")
+        .head(k)
+    )
+    own_lists = {str(c): list(g) for c, g in ranked.groupby("customer_id")["product_id"]}
+    result: Recommendations = {}
+    for customer in customers:
+        own = own_lists.get(customer, [])
+        owned = recommender.candidates.owned.get(customer, set())
+        new = [p for p in recent if p not in owned][:k]
+        own_part = own[: max(k - NEW_SLOTS, 0)]
+        new_part = new[: k - len(own_part)]
+        # Too few new items: the remaining own items come before any popular padding.
+        rest = own[len(own_part) :][: k - len(own_part) - len(new_part)]
+        picked = own_part + new_part + rest
+        result[customer] = picked
+    return result
 
 
 def _score(pairs: pd.DataFrame, model: Any) -> pd.DataFrame:
