@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert
-from tests.flows.test_bandit import add_contacts, simulate
+from tests.flows.test_bandit import add_contacts, flow_mail, simulate
 
 from mailwright.analytics import charts, splits
 from mailwright.analytics.stats import rate_difference
@@ -188,13 +188,16 @@ def test_a_thompson_split_reads_labels_counts_clicks_and_leaves_open_windows_out
     )
     # Two runs split an hour ago: their 24 h window is still open.
     split_runs(runtime, flow_id, emoji[4:], now - timedelta(hours=1), "branch emoji subject; thompson: ...")
+    own = flow_mail(runtime, f"{flow_id}:mail", plain + emoji, early)
+    newsletter = flow_mail(runtime, f"{flow_id + 1000}:mail", [plain[2]], early)
     clicks = [
-        (plain[0], early + timedelta(hours=2), False),
-        (plain[1], early + timedelta(hours=2), True),  # a link scanner
-        (emoji[0], early + timedelta(hours=1), False),
-        (emoji[1], early + timedelta(hours=23), False),
-        (emoji[2], early + timedelta(hours=25), False),  # after the window
-        (emoji[4], now - timedelta(minutes=30), False),  # open window: not counted yet
+        (plain[0], early + timedelta(hours=2), False, own[plain[0]]),
+        (plain[1], early + timedelta(hours=2), True, own[plain[1]]),  # a link scanner
+        (plain[2], early + timedelta(hours=2), False, newsletter[plain[2]]),  # another flow's email
+        (emoji[0], early + timedelta(hours=1), False, own[emoji[0]]),
+        (emoji[1], early + timedelta(hours=23), False, own[emoji[1]]),
+        (emoji[2], early + timedelta(hours=25), False, own[emoji[2]]),  # after the window
+        (emoji[4], now - timedelta(minutes=30), False, own[emoji[4]]),  # open window: not counted yet
     ]
     with runtime.uow() as uow:
         uow.session.execute(
@@ -205,12 +208,12 @@ def test_a_thompson_split_reads_labels_counts_clicks_and_leaves_open_windows_out
                     "contact_id": cid,
                     "type": "track",
                     "name": "Email Clicked",
-                    "properties": {"bot": bot},
+                    "properties": {"bot": bot, "message_id": message},
                     "occurred_at": at,
                     "received_at": at,
                     "source": "test",
                 }
-                for i, (cid, at, bot) in enumerate(clicks)
+                for i, (cid, at, bot, message) in enumerate(clicks)
             ],
         )
         (result,) = splits.split_results(

@@ -1,6 +1,7 @@
 """Thompson-sampling split nodes: the bandit moves traffic to the better branch, favours neither of two
 equal ones, keeps each run's branch reproducible, counts rewards in the window, and refuses bad options."""
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import insert, select
 from mailwright.contacts.models import Contact
 from mailwright.core.db import table_of
 from mailwright.core.runtime import Runtime
+from mailwright.delivery.models import OutboxMessage
 from mailwright.events.models import Event
 from mailwright.flows import bandit, service, validation
 from mailwright.flows.engine import pick_weighted
@@ -240,9 +242,35 @@ def test_thompson_draws_pick_a_branch_with_its_probability_of_being_best(
     assert np.array_equal(draws, bandit.thompson_draws(range(1, 2001), "split", arms))
 
 
+def flow_mail(runtime: Runtime, source_id: str, contacts: Sequence[int], at: datetime) -> dict[int, str]:
+    """One sent outbox row per contact from `source_id` ("<flow>:<node>"); returns their public ids."""
+    public = {cid: f"m{source_id.replace(':', '-')}-{cid}" for cid in contacts}
+    with runtime.uow() as uow:
+        uow.session.execute(
+            insert(table_of(OutboxMessage)),
+            [
+                {
+                    "public_id": public[cid],
+                    "idempotency_key": f"k-{public[cid]}",
+                    "contact_id": cid,
+                    "template_name": "newsletter",
+                    "source_kind": "flow",
+                    "source_id": source_id,
+                    "status": "sent",
+                    "send_at": at,
+                    "sent_at": at,
+                    "created_at": at,
+                    "updated_at": at,
+                }
+                for cid in contacts
+            ],
+        )
+    return public
+
+
 def test_rewards_count_only_matured_runs_inside_the_window(runtime: Runtime) -> None:
     now = runtime.clock.now()
-    c1, c2, c3, c4, c5 = add_contacts(runtime, 5, "window")
+    c1, c2, c3, c4, c5, c6 = add_contacts(runtime, 6, "window")
     with runtime.uow() as uow:
         service.save_flow(uow, FlowIn(name="Window", definition=split_flow(reward="click")))
         flow_id = service.get_flow(uow.session, "Window").id
@@ -254,6 +282,7 @@ def test_rewards_count_only_matured_runs_inside_the_window(runtime: Runtime) -> 
         (c3, "B", split_at, "click 73 h later (outside 72 h)"),
         (c4, "B", split_at, "click 71 h 59 min later"),
         (c5, "B", now - timedelta(hours=10), "not matured yet"),
+        (c6, "A", split_at, "clicked another flow's email"),
     ]
     with runtime.uow() as uow:
         for i, (cid, label, at, _) in enumerate(plan):
@@ -286,13 +315,17 @@ def test_rewards_count_only_matured_runs_inside_the_window(runtime: Runtime) -> 
                     }
                 ],
             )
-        clicks = [
-            (c1, split_at + timedelta(hours=10), False),
-            (c2, split_at + timedelta(hours=10), True),
-            (c3, split_at + timedelta(hours=73), False),
-            (c4, split_at + timedelta(hours=71, minutes=59), False),
-            (c5, now - timedelta(hours=5), False),
-        ]
+    own = flow_mail(runtime, f"{flow_id}:mail_a", [c1, c2, c3, c4, c5, c6], split_at)
+    other = flow_mail(runtime, f"{flow_id + 1000}:mail", [c6], split_at)
+    clicks = [
+        (c1, split_at + timedelta(hours=10), False, own[c1]),
+        (c2, split_at + timedelta(hours=10), True, own[c2]),
+        (c3, split_at + timedelta(hours=73), False, own[c3]),
+        (c4, split_at + timedelta(hours=71, minutes=59), False, own[c4]),
+        (c5, now - timedelta(hours=5), False, own[c5]),
+        (c6, split_at + timedelta(hours=10), False, other[c6]),
+    ]
+    with runtime.uow() as uow:
         uow.session.execute(
             insert(table_of(Event)),
             [
@@ -301,17 +334,17 @@ def test_rewards_count_only_matured_runs_inside_the_window(runtime: Runtime) -> 
                     "contact_id": cid,
                     "type": "track",
                     "name": "Email Clicked",
-                    "properties": {"bot": bot},
+                    "properties": {"bot": bot, "message_id": message},
                     "occurred_at": at,
                     "received_at": at,
                     "source": "test",
                 }
-                for i, (cid, at, bot) in enumerate(clicks)
+                for i, (cid, at, bot, message) in enumerate(clicks)
             ],
         )
         node = RandomSplitNode.model_validate(split_flow(reward="click")["nodes"][0])
         counts = bandit.posterior_counts(uow.session, flow_id, node, now)
-    assert counts == [bandit.ArmCounts("A", 2, 1), bandit.ArmCounts("B", 2, 1)]
+    assert counts == [bandit.ArmCounts("A", 3, 1), bandit.ArmCounts("B", 2, 1)]
 
 
 @pytest.mark.parametrize(

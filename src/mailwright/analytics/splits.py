@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from mailwright.analytics.stats import Difference, mean_difference, rate_difference
 from mailwright.campaigns.abtest import ORDERS, VariantOutcome, probability_best
 from mailwright.core.db import in_values
+from mailwright.delivery.models import OutboxMessage
 from mailwright.events.models import Event
 from mailwright.flows.bandit import CLICK_EVENT, branch_label, label_of
 from mailwright.flows.models import FlowRun, FlowRunStep, FlowVersion
@@ -141,19 +142,31 @@ def _orders(
 
 
 def _clicks(
-    session: Session, contacts: Sequence[int], start: datetime, end: datetime
+    session: Session, flow_id: int, contacts: Sequence[int], start: datetime, end: datetime
 ) -> dict[int, list[datetime]]:
+    """Human clicks on this flow's emails (the bandit's click reward) per contact."""
     found: dict[int, list[datetime]] = defaultdict(list)
     for begin in range(0, len(contacts), _CHUNK):
+        chunk = contacts[begin : begin + _CHUNK]
+        own = set(
+            session.scalars(
+                select(OutboxMessage.public_id).where(
+                    in_values(session, OutboxMessage.contact_id, chunk),
+                    OutboxMessage.source_kind == "flow",
+                    OutboxMessage.source_id.like(f"{flow_id}:%"),
+                )
+            )
+        )
         stmt = select(Event.contact_id, Event.occurred_at, Event.properties).where(
-            in_values(session, Event.contact_id, contacts[begin : begin + _CHUNK]),
+            in_values(session, Event.contact_id, chunk),
             Event.name == CLICK_EVENT,
             Event.occurred_at > start,
             Event.occurred_at <= end,
         )
         for contact_id, occurred_at, properties in session.execute(stmt):
+            props = properties or {}
             # Bot clicks (link scanners) never count, as in every other click figure.
-            if not (properties or {}).get("bot"):
+            if not props.get("bot") and props.get("message_id") in own:
                 found[contact_id].append(occurred_at)
     return found
 
@@ -245,7 +258,7 @@ def split_results(
     start, end = min(u.at for u in units), max(u.at for u in units) + timedelta(hours=longest)
     orders = _orders(session, contacts, start, end)
     needs_clicks = any(nodes[n].reward == "click" for n in by_node if n in nodes)
-    clicks = _clicks(session, contacts, start, end) if needs_clicks else {}
+    clicks = _clicks(session, flow_id, contacts, start, end) if needs_clicks else {}
     order = [n.id for n in nodes.values()]
     results = []
     for node_id in sorted(by_node, key=lambda n: (order.index(n) if n in order else len(order), n)):

@@ -22,6 +22,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, Interval, String, case, exists, func, literal, not_, or_, select
 from sqlalchemy.orm import Session
 
+from mailwright.delivery.models import OutboxMessage
 from mailwright.events.models import Event
 from mailwright.flows.models import FlowRun, FlowRunStep
 from mailwright.flows.schemas import RandomSplitNode, SplitBranch
@@ -71,17 +72,31 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _reward_hit(session: Session, contact: Any, at: Any, reward: str, hours: float) -> ColumnElement[bool]:
-    """An order (or a human click) by the contact in (at, at + window]."""
+def flow_message_ids(flow_id: int, contact: Any) -> Any:
+    """The public ids of the emails this flow queued for a contact (a subquery)."""
+    return select(OutboxMessage.public_id).where(
+        OutboxMessage.contact_id == contact,
+        OutboxMessage.source_kind == "flow",
+        OutboxMessage.source_id.like(f"{flow_id}:%"),
+    )
+
+
+def _reward_hit(
+    session: Session, flow_id: int, contact: Any, at: Any, reward: str, hours: float
+) -> ColumnElement[bool]:
+    """An order, or a human click on one of this flow's emails, by the contact in (at, at + window]."""
     end = plus_hours(session, at, hours)
     if reward == "click":
-        bot = DIALECTS[session.get_bind().dialect.name].json_type_is(Event.properties, "bot", ("true",))
+        dialect = DIALECTS[session.get_bind().dialect.name]
+        bot = dialect.json_type_is(Event.properties, "bot", ("true",))
+        # Only this flow's emails: a click on the weekly newsletter says nothing about the cart reminder.
         return exists().where(
             Event.contact_id == contact,
             Event.name == CLICK_EVENT,
             Event.occurred_at > at,
             Event.occurred_at <= end,
             not_(bot),
+            dialect.json_text(Event.properties, "message_id").in_(flow_message_ids(flow_id, contact)),
         )
     return exists().where(
         Order.contact_id == contact,
@@ -113,7 +128,12 @@ def posterior_counts(session: Session, flow_id: int, node: RandomSplitNode, now:
         else_=None,
     ).label("arm")
     hit = case(
-        (_reward_hit(session, FlowRun.contact_id, FlowRunStep.at, node.reward, node.reward_window_hours), 1),
+        (
+            _reward_hit(
+                session, flow_id, FlowRun.contact_id, FlowRunStep.at, node.reward, node.reward_window_hours
+            ),
+            1,
+        ),
         else_=0,
     ).label("hit")
     units = (
