@@ -234,7 +234,8 @@ def test_three_workers_one_killed_send_each_message_at_most_once(
     assert len(received_ids) == len(set(received_ids))
     # Accounted for: every row is sent, or in review (the killed worker's batch); nothing else.
     assert set(counts) <= {"sent", "review"} and sum(counts.values()) == MESSAGES, counts
-    assert len(review) <= 25, f"{len(review)} rows in review: more than one claimed batch"
+    # A worker has at most two batches of 25 claimed: one on the wire while the next is prepared.
+    assert len(review) <= 2 * 25, f"{len(review)} rows in review: more than two claimed batches"
     # What the database calls sent was received; what was received is sent or in review.
     assert sent <= set(received_ids)
     assert set(received_ids) <= sent | review

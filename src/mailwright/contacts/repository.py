@@ -53,6 +53,24 @@ def anonymous_ids_of(session: Session, contact_id: int) -> list[str]:
     )
 
 
+def anonymous_ids_by_contact(session: Session, contact_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The anonymous ids that lead to each of these contacts (one query per 500 contacts)."""
+    found: dict[int, list[str]] = {}
+    wanted = sorted(set(contact_ids))
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(ContactIdentity.contact_id, ContactIdentity.value)
+            .where(
+                ContactIdentity.contact_id.in_(wanted[start : start + 500]),
+                ContactIdentity.kind == "anonymous_id",
+            )
+            .order_by(ContactIdentity.id)
+        )
+        for contact_id, value in rows:
+            found.setdefault(contact_id, []).append(value)
+    return found
+
+
 def suppressed_hashes(session: Session, hashes: Sequence[str]) -> set[str]:
     """Which of these address hashes are on the suppression list."""
     if not hashes:

@@ -107,6 +107,25 @@ def get_profile(session: Session, contact_id: int) -> ContactOut:
     return _out(session, contact)
 
 
+def get_profiles(session: Session, contact_ids: Iterable[int]) -> dict[int, ContactOut]:
+    """The live profiles among these ids, keyed by id (missing and merged-away ids are left out).
+
+    A few queries for the whole list, where `get_profile` costs two per contact (a batch of email renders).
+    """
+    live = {
+        contact_id: contact
+        for contact_id, contact in repository.contacts_by_id(session, contact_ids).items()
+        if contact.merged_into_id is None
+    }
+    anonymous = repository.anonymous_ids_by_contact(session, list(live))
+    return {
+        contact_id: ContactOut.model_validate(contact).model_copy(
+            update={"anonymous_ids": anonymous.get(contact_id, [])}
+        )
+        for contact_id, contact in live.items()
+    }
+
+
 def find_by_email(session: Session, email: str) -> ContactOut | None:
     """The profile with this email address, if there is one."""
     contact = repository.contact_by_email(session, normalize_email(email))
@@ -232,8 +251,8 @@ def get_predictions(session: Session, contact_id: int) -> ContactPredictionData 
     return None if row is None else ContactPredictionData.model_validate(row)
 
 
-def note_activity(session: Session, contact_id: int, kind: str | None, at: datetime) -> None:
-    """Move a contact's `last_event_at` and the roll-up of this activity kind (open, click, site) forward."""
+def _activity_values(kind: str | None, at: datetime) -> dict[str, Any]:
+    # Only forward: an older activity arriving late never moves a roll-up back.
     table = table_of(Contact)
     values: dict[str, Any] = {}
     for name in ("last_event_at", ACTIVITY_COLUMNS.get(kind or "")):
@@ -241,7 +260,30 @@ def note_activity(session: Session, contact_id: int, kind: str | None, at: datet
             continue
         column = table.c[name]
         values[name] = case((or_(column.is_(None), column < at), at), else_=column)
-    session.execute(update(table).where(table.c.id == contact_id).values(**values))
+    return values
+
+
+def note_activity(session: Session, contact_id: int, kind: str | None, at: datetime) -> None:
+    """Move a contact's `last_event_at` and the roll-up of this activity kind (open, click, site) forward."""
+    table = table_of(Contact)
+    session.execute(update(table).where(table.c.id == contact_id).values(**_activity_values(kind, at)))
+
+
+def note_activities(session: Session, activities: Iterable[tuple[int, str | None, datetime]]) -> None:
+    """`note_activity` for many (contact id, kind, at): one UPDATE per distinct (kind, at), not per contact."""
+    table = table_of(Contact)
+    groups: dict[tuple[str | None, datetime], set[int]] = {}
+    for contact_id, kind, at in activities:
+        groups.setdefault((kind, at), set()).add(contact_id)
+    for (kind, at), ids in groups.items():
+        values = _activity_values(kind, at)
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), 5000):
+            session.execute(
+                update(table)
+                .where(in_values(session, table.c.id, ordered[start : start + 5000]))
+                .values(**values)
+            )
 
 
 @dataclass(frozen=True)

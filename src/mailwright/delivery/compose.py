@@ -232,5 +232,5 @@ def build_message(
         raise ValueError("a header value holds a line break or non-ASCII characters")
     data = head.encode("ascii") + _CRLF + body
     if dkim_key is not None:
-        data = signing.sign(data, dkim_key)
+        data = signing.sign(data, dkim_key, now=now)
     return Envelope(verp_address(public_id, settings), to_address, data)

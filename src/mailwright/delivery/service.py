@@ -1,19 +1,20 @@
 """Delivery: queue a message once per idempotency key, and send what is due, guarded, signed and tracked.
 
-Sending one batch takes three short transactions and no transaction while talking to the server:
-claim (rows -> `sending`, committed, so other workers skip them), prepare (guards, render, build and
-sign; skipped, postponed and failed rows are settled here), then hand the messages to the sender, and
-record every answer (sent, retry, bounce, paused) in one more transaction. A worker killed between the
-hand-over and the record leaves at most one batch in `sending`; the sweep marks those rows `review`
-after the lock timeout instead of sending them again (DESIGN.md invariant 4).
+Sending takes short transactions and none while talking to the server: claim (rows -> `sending`,
+committed, so other workers skip them), prepare (guards, render; skipped, postponed and failed rows are
+settled here), then build, sign and hand the messages to the courier thread, which sends them while
+this thread records the batch before and claims and prepares the next; every answer of a batch (sent,
+retry, bounce, paused) is written in one transaction of its own, which also claims the next batch.
+At most two batches are in flight, so a worker killed anywhere leaves at most two batches in
+`sending`; the sweep marks those rows `review` after the lock timeout instead of sending them again
+(DESIGN.md invariant 4).
 """
 
 import functools
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,13 +28,13 @@ from mailwright.core.settings import Settings
 from mailwright.core.uow import UnitOfWork
 from mailwright.delivery import guards, repository, signing, tokens
 from mailwright.delivery.compose import (
-    Envelope,
     LinkCollector,
     add_pixel,
     build_message,
     message_links,
     track_links,
 )
+from mailwright.delivery.courier import Batch, Courier, Ready
 from mailwright.delivery.models import DeliveryAttempt, OutboxMessage, SenderState
 from mailwright.delivery.retry import classify, next_attempt_delay
 from mailwright.delivery.schemas import (
@@ -55,6 +56,11 @@ from mailwright.templates.schemas import RenderFailure
 log = logging.getLogger(__name__)
 
 SOURCE_KINDS = ("flow", "campaign", "system", "manual")
+# Batches a worker has claimed and not yet recorded: one on the wire while the next is claimed,
+# rendered and signed (the wait for the server's replies overlaps that work; with 1 the courier idles
+# while each batch is recorded and the next prepared, about a third fewer messages per second). A
+# worker killed at any moment leaves at most this many batches in `sending`, to review.
+_BATCHES_IN_FLIGHT = 2
 UowFactory = Callable[[], AbstractContextManager[UnitOfWork]]
 
 
@@ -186,17 +192,6 @@ def _check_enqueue(session: Session, item: MessageIn, where: str) -> None:
 # --- sending ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Ready:
-    """A message built and signed, waiting for the sender."""
-
-    id: int
-    public_id: str
-    contact_id: int
-    build: Callable[[], Envelope]
-    event: dict[str, Any]
-
-
 def _factory(source: Runtime | UowFactory, settings: Settings | None) -> tuple[UowFactory, Settings]:
     if isinstance(source, Runtime):
         return source.uow, settings or source.settings
@@ -221,15 +216,50 @@ def send_due(
     dkim_key = _dkim_key(settings)
     report = SendReport()
     remaining = limit if limit is not None else settings.send_batch_size
+    size = max(1, settings.send_batch_size)
+    depth = _BATCHES_IN_FLIGHT
+    in_flight: deque[Batch] = deque()
+    courier = Courier(active)
+    finished = False  # nothing more to claim: record what is in flight and stop
     try:
-        while remaining > 0:
-            size = min(remaining, max(1, settings.send_batch_size))
-            part = _send_batch(open_uow, settings, active, worker_id, size, key, dkim_key)
-            report.add(part)
-            remaining -= part.claimed
-            if part.claimed < size or part.paused:
+        while True:
+            finished = finished or remaining <= 0
+            oldest = None
+            if in_flight and (len(in_flight) >= depth or finished):
+                oldest = in_flight.popleft()
+                courier.wait(oldest)
+            claim = not finished
+            if oldest is None and not claim:
                 break
+            ids: list[int] = []
+            with open_uow() as uow:
+                # One transaction records a batch's answers (in its own commit, before any later batch's)
+                # and claims the next one.
+                if oldest is not None:
+                    _record(uow, settings, oldest.ready, oldest.results, worker_id, oldest.report)
+                    report.add(oldest.report)
+                    if oldest.report.paused or oldest.report.claimed < oldest.size:
+                        claim = False
+                if claim and courier.blocked.is_set():
+                    claim = False  # the batch that met the refusal pauses sending when it is recorded
+                if claim and is_paused(uow.session):
+                    report.paused, claim = True, False
+                if claim:
+                    ids = repository.claim_due(uow.session, uow.now(), min(remaining, size), worker_id)
+            if not ids:
+                finished = True
+                continue
+            remaining -= len(ids)
+            batch = Batch(size=min(remaining + len(ids), size), report=SendReport(claimed=len(ids)))
+            # A contact with marketing mail on the wire has not got it recorded yet, so the frequency cap
+            # cannot see it in the database: the next batch treats it as just sent.
+            busy = {item.contact_id for b in in_flight for item in b.ready if item.marketing}
+            with open_uow() as uow:
+                batch.ready = _prepare(uow, settings, ids, worker_id, key, dkim_key, batch.report, busy)
+            courier.hand_over(batch)
+            in_flight.append(batch)
     finally:
+        courier.close(abandon=bool(in_flight))
         if own_sender:
             active.close()
     return report
@@ -241,42 +271,6 @@ def _dkim_key(settings: Settings) -> signing.DkimKey | None:
     return signing.load_key(settings.dkim_selector, settings.dkim_domain, settings.dkim_private_key_file)
 
 
-def _send_batch(
-    open_uow: UowFactory,
-    settings: Settings,
-    sender: Sender,
-    worker_id: str,
-    size: int,
-    key: bytes,
-    dkim_key: signing.DkimKey | None,
-) -> SendReport:
-    report = SendReport()
-    with open_uow() as uow:
-        if is_paused(uow.session):
-            report.paused = True
-            return report
-        ids = repository.claim_due(uow.session, uow.now(), size, worker_id)
-    report.claimed = len(ids)
-    if not ids:
-        return report
-    with open_uow() as uow:
-        ready = _prepare(uow, settings, ids, worker_id, key, dkim_key, report)
-    results: dict[int, SendResult | str] = {}
-    for item in ready:
-        try:
-            envelope = item.build()
-        except (ValueError, TypeError) as exc:  # e.g. a line break in an address
-            results[item.id] = f"message: {exc}"
-            continue
-        result = sender.send(envelope.envelope_from, [envelope.recipient], envelope.data)
-        results[item.id] = result
-        if classify(result) == "sender_blocked":
-            break  # the rest would be refused too, and each refusal hurts the sender's reputation more
-    with open_uow() as uow:
-        _record(uow, settings, ready, results, worker_id, report)
-    return report
-
-
 def _prepare(
     uow: UnitOfWork,
     settings: Settings,
@@ -285,20 +279,24 @@ def _prepare(
     key: bytes,
     dkim_key: signing.DkimKey | None,
     report: SendReport,
-) -> list[_Ready]:
-    """Guards, render, build and sign; settles skipped, postponed and failed rows in this transaction."""
+    busy: set[int],
+) -> list[Ready]:
+    """Guards and render; settles skipped, postponed and failed rows in this transaction.
+
+    `busy`: contacts with marketing mail sent but not recorded yet (the frequency cap counts it).
+    """
     session, now = uow.session, uow.now()
     rows = repository.held(session, ids, worker_id)
     cap = timedelta(hours=settings.frequency_cap_hours)
     facts = repository.contact_facts(session, [r.contact_id for r in rows], now, now - cap)
-    capped_now: set[int] = set()
+    capped_now: set[int] = set(busy)
     # Grouped by template and subject variant (an A/B test's arm): render_many takes one of each per call.
     to_render: dict[tuple[str, int], list[OutboxMessage]] = defaultdict(list)
     for row in rows:
         fact = facts.get(row.contact_id)
         verdict = guards.check(fact, category=row.category, topic=row.topic, now=now, settings=settings)
         if verdict.send and row.category == guards.MARKETING and cap > timedelta(0):
-            # Two marketing messages to one contact in one batch: the cap lets only the first go.
+            # Two marketing messages to one contact in one batch (or one on the wire): only the first goes.
             if row.contact_id in capped_now:
                 verdict = guards.Verdict(guards.FREQUENCY_CAP)
             capped_now.add(row.contact_id)
@@ -312,7 +310,7 @@ def _prepare(
             assert fact is not None and fact.email
             row.to_address = fact.email
             to_render[(row.template_name, _subject_variant(row))].append(row)
-    ready: list[_Ready] = []
+    ready: list[Ready] = []
     for (template_name, subject_variant), group in to_render.items():
         for round_rows in _rounds(group):
             ready += _render_round(
@@ -350,7 +348,7 @@ def _render_round(
     key: bytes,
     dkim_key: signing.DkimKey | None,
     report: SendReport,
-) -> list[_Ready]:
+) -> list[Ready]:
     now = uow.now()
     links = {r.contact_id: message_links(key, settings, r.public_id, r.contact_id) for r in rows}
     collector = LinkCollector()
@@ -374,7 +372,7 @@ def _render_round(
             _fail(uow.session, row, now, reason)
             report.failed += 1
         return []
-    ready: list[_Ready] = []
+    ready: list[Ready] = []
     for row, result in zip(rows, results, strict=True):
         if isinstance(result, RenderFailure):
             _fail(uow.session, row, now, f"render: {result.reason}")
@@ -404,11 +402,12 @@ def _render_round(
         row.subject, row.html, row.links = rendered.subject[:500], body, tracked
         row.template_version, row.updated_at = rendered.version, now
         ready.append(
-            _Ready(
+            Ready(
                 id=row.id,
                 public_id=row.public_id,
                 contact_id=row.contact_id,
                 build=build,
+                marketing=row.category == guards.MARKETING,
                 event={
                     "message_id": row.public_id,
                     "template": template_name,
@@ -448,14 +447,14 @@ def _fail(session: Session, row: OutboxMessage, now: datetime, reason: str) -> N
 def _record(
     uow: UnitOfWork,
     settings: Settings,
-    ready: list[_Ready],
+    ready: list[Ready],
     results: dict[int, SendResult | str],
     worker_id: str,
     report: SendReport,
 ) -> None:
     """Write every answer of the batch: sent, retry, hard bounce, or pause the sender."""
     session, now = uow.session, uow.now()
-    rows = {r.id: r for r in repository.held(session, [i.id for i in ready], worker_id)}
+    rows = {r.id: r for r in repository.held(session, [i.id for i in ready], worker_id, bodies=False)}
     contact_events: list[ContactEvent] = []
     not_tried: list[int] = []
     for item in ready:

@@ -171,6 +171,7 @@ def record_contact_events(uow: UnitOfWork, events: Sequence[ContactEvent], *, no
         return 0
     seen = repository.existing_message_ids(session, (e.message_id for e in events))
     rows: list[dict[str, Any]] = []
+    activities: list[tuple[int, str | None, datetime]] = []
     for event in events:
         if event.message_id in seen:
             continue
@@ -187,9 +188,11 @@ def record_contact_events(uow: UnitOfWork, events: Sequence[ContactEvent], *, no
                 "source": event.source,
             }
         )
-        contacts.note_activity(session, event.contact_id, _ACTIVITY_KIND.get(event.name), event.occurred_at)
+        activities.append((event.contact_id, _ACTIVITY_KIND.get(event.name), event.occurred_at))
     if not rows:
         return 0
+    # One roll-up UPDATE for a batch of sends (they share a moment), not one per contact.
+    contacts.note_activities(session, activities)
     _insert_events(session, rows)
     if notify:
         uow.enqueue(

@@ -14,7 +14,7 @@ from mailwright.core.settings import Settings, get_settings
 from mailwright.core.uow import UnitOfWork
 from mailwright.templates import checks, coupons, repository
 from mailwright.templates.context import (
-    BestSellerRecommender,
+    PersonalRecommender,
     Recommender,
     ShopBranding,
     build_context,
@@ -176,15 +176,15 @@ def render_many(
     if not template.variants:
         raise NotFound(f"template {name!r} has no content", field="name")
     shop = shop_for(settings)
-    picks = (recommender or BestSellerRecommender()).for_contacts(
+    picks = (recommender or PersonalRecommender(uow.now())).for_contacts(
         uow.session, contact_ids, RECOMMENDATIONS_PER_MESSAGE
     )
     results: list[RenderSuccess | RenderFailure] = []
+    profiles = contacts.get_profiles(uow.session, contact_ids)  # the batch's profiles in a few queries
     for contact_id in contact_ids:
-        try:
-            profile = contacts.get_profile(uow.session, contact_id)
-        except NotFound as exc:
-            results.append(RenderFailure(contact_id=contact_id, reason=exc.message))
+        profile = profiles.get(contact_id)
+        if profile is None:
+            results.append(RenderFailure(contact_id=contact_id, reason=f"no contact with id {contact_id}"))
             continue
         message = (messages or {}).get(contact_id) or _default_message(settings, profile)
         event = (events or {}).get(contact_id) or {}
