@@ -51,6 +51,12 @@ def test_train_then_explain_shows_models_fallbacks_and_lists(cli: CliRunner) -> 
     text = cli.invoke(app, ["predict", "explain", email_of(0)])
     assert text.exit_code == 0 and "recency_only" in text.stdout
 
+    # The profile carries the same predictions and lists.
+    profile = cli.invoke(app, ["contacts", "show", email_of(0), "--json"])
+    assert profile.exit_code == 0, profile.output
+    assert json.loads(profile.stdout)["predictions"] == explained
+    assert "recency_only" in cli.invoke(app, ["contacts", "show", email_of(0)]).stdout
+
 
 def test_explain_an_unknown_address_fails_clearly(cli: CliRunner) -> None:
     result = cli.invoke(app, ["predict", "explain", "nobody@example.com", "--json"])

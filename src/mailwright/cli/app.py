@@ -119,7 +119,10 @@ def contacts_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     events_limit: Annotated[int, typer.Option("--events", help="How many recent events to show.")] = 10,
 ) -> None:
-    """Show one contact's profile, roll-ups, recent orders and events."""
+    """Show one contact's profile, roll-ups, recent orders and events, predictions and recommendations."""
+    from mailwright.cli.predict import render_explanation
+    from mailwright.predictions import service as predictions  # loads pandas: only for this command
+
     runtime = build_runtime()
     with domain_errors(), runtime.uow() as uow:
         profile = contacts.find_by_email(uow.session, email)
@@ -128,10 +131,13 @@ def contacts_show(
             raise typer.Exit(1)
         recent = events.list_events(uow.session, contact_id=profile.id, limit=events_limit)
         placed = orders.list_orders(uow.session, contact_id=profile.id, limit=events_limit)
+        predicted = predictions.explain(uow.session, email)
     if as_json:
-        print_json({"contact": profile, "orders": placed, "events": recent})
+        print_json({"contact": profile, "orders": placed, "events": recent, "predictions": predicted})
         return
     render_contact(profile, placed, recent)
+    if predicted is not None:
+        render_explanation(predicted)
 
 
 @keys_app.command("create")
