@@ -231,7 +231,9 @@ def test_three_workers_one_killed_send_each_message_at_most_once(
     counts = _statuses(fresh_database_url)
     received_ids = [g.split("@", 1)[0] for g in got]
     # The figures for the record (pytest -s shows them).
-    print(f"crash test: {counts}, {len(received_ids)} received, {len(set(received_ids))} distinct Message-IDs")
+    print(
+        f"crash test: {counts}, {len(received_ids)} received, {len(set(received_ids))} distinct Message-IDs"
+    )
     # At most once: no Message-ID arrived twice.
     assert len(received_ids) == len(set(received_ids))
     # Accounted for: every row is sent, or in review (the killed worker's batch); nothing else.
