@@ -19,6 +19,7 @@ from mailwright.core.errors import Conflict
 from mailwright.flows import service
 from mailwright.flows.engine import held_out, next_local_time, pick_weighted
 from mailwright.flows.schemas import StartIn
+from mailwright.templates import coupons
 
 ADDED = {"type": "event", "event": "Product Added"}
 
@@ -445,3 +446,18 @@ def test_entering_a_segment_and_a_sign_up_anniversary_start_their_flows(shop: Sh
     shop.later(days=1)  # a year after sign-up, 09:00 UTC
     assert shop.templates_sent(ned) == ["birthday"]
     assert shop.templates_sent(max_) == ["cross_sell", "birthday"]
+
+
+def test_activation_warns_about_an_email_whose_coupon_pool_is_empty(shop: Shop) -> None:
+    definition = {
+        "trigger": ADDED,
+        "start": "mail",
+        "nodes": [{"id": "mail", "type": "send_email", "template": "abandoned_cart_2"}],
+    }
+    shop.save("Discount", definition, activate=False)
+    with shop.runtime.uow() as uow:
+        warned = service.activate(uow, "Discount").warnings
+    assert len(warned) == 1 and "coupon pool 'cart', which is empty" in warned[0]
+    with shop.runtime.uow() as uow:
+        coupons.upload_codes(uow.session, "cart", ["C-1"], uow.now())
+        assert service.activate(uow, "Discount").warnings == []

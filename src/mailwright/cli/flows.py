@@ -26,11 +26,13 @@ def _aware(value: datetime) -> datetime:
 
 def _line(flow: FlowOut) -> str:
     runs = flow.runs
-    return (
+    line = (
         f"{flow.name:28} {flow.status:7} v{flow.version:<3} {flow.group or '-':14} "
         f"active {runs.get('active', 0):>6}  completed {runs.get('completed', 0):>6}  "
         f"converted {runs.get('converted', 0):>6}"
     )
+    # Activation's warnings (an empty coupon pool) under the flow's line.
+    return "\n".join([line, *(f"  [yellow]warning:[/yellow] {w}" for w in flow.warnings)])
 
 
 @flows_app.command("list")

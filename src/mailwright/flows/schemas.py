@@ -441,6 +441,8 @@ class FlowOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     runs: dict[str, int] = {}
+    # What will go wrong as things stand (an email whose coupon pool is empty), said on activation.
+    warnings: list[str] = []
 
 
 class StartIn(BaseModel):

@@ -139,7 +139,25 @@ def activate(uow: UnitOfWork, key: str) -> FlowOut:
             flow.activated_at = uow.now()
         flow.updated_at = uow.now()
         repository.forget_cached(uow.session)
-    return _out(uow.session, flow)
+    out = _out(uow.session, flow)
+    return out.model_copy(update={"warnings": activation_warnings(uow.session, out)})
+
+
+def activation_warnings(session: Session, flow: FlowOut) -> list[str]:
+    """What will fail once the flow runs: emails whose templates take codes from an empty coupon pool."""
+    names = [
+        name
+        for node in flow.definition.get("nodes", [])
+        if node.get("type") == "send_email"
+        for name in [node.get("template")] + [v.get("template") for v in node.get("variants", [])]
+        if name
+    ]
+    return [
+        f"template {template!r} takes a code from coupon pool {pool!r}, which is empty: its emails fail until "
+        f"codes are uploaded (mailwright templates coupons {pool} FILE)"
+        for template, pools in templates.empty_coupon_pools(session, names).items()
+        for pool in pools
+    ]
 
 
 def pause(uow: UnitOfWork, key: str) -> FlowOut:

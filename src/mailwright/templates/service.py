@@ -1,6 +1,7 @@
 """Templates: save with checks, list, resolve a language variant, render for contacts, preview."""
 
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,27 @@ def pick_variant(variants: Sequence[VariantOut], chain: Sequence[str]) -> Varian
         if found is not None:
             return found
     return variants[0]
+
+
+_COUPON_POOL = re.compile(r"""coupon_pool\s*=\s*["']([^"']+)["']""")
+
+
+def empty_coupon_pools(session: Session, names: Iterable[str]) -> dict[str, list[str]]:
+    """Per template among `names`, the coupon pools its emails take codes from that have none left.
+
+    Such an email fails to render (no code to give) until codes are uploaded: worth saying before sending.
+    """
+    found: dict[str, list[str]] = {}
+    for name in sorted(set(names)):
+        template = repository.template_by_name(session, name)
+        if template is None:
+            continue
+        bodies = [v.body for v in repository.variants_of(session, template.id, template.current_version)]
+        pools = sorted({pool for body in bodies for pool in _COUPON_POOL.findall(body)})
+        empty = [pool for pool in pools if coupons.remaining(session, pool) == 0]
+        if empty:
+            found[name] = empty
+    return found
 
 
 def _source(variant: VariantOut) -> VariantSource:
