@@ -93,4 +93,4 @@ def test_a_flow_without_a_holdout_says_why_there_is_no_lift(runtime: Runtime, cl
         lift = holdout.flow_lift(
             uow.session, flow_id, since=clock.now() - timedelta(days=1), until=clock.now() + timedelta(days=1)
         )
-    assert lift.conversion is None and lift.reason == "no holdout branch ran in this period"
+    assert lift.conversion is None and lift.reason == "no holdout in this period"

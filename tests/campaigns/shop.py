@@ -153,6 +153,7 @@ class Shop:
         schedule: ScheduleIn | None = None,
         ab: AbTestIn | None = None,
         name: str | None = None,
+        holdout_percent: float = 0.0,
     ) -> CampaignOut:
         """Create (and, with a schedule, schedule) a campaign of the test template."""
         with self.runtime.uow() as uow:
@@ -165,6 +166,7 @@ class Shop:
                     exclusion_segment_ids=exclude or [],
                     schedule=schedule,
                     ab_test=ab,
+                    holdout_percent=holdout_percent,
                 ),
                 self.runtime.settings,
             )

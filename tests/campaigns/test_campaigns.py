@@ -360,3 +360,51 @@ def test_progress_of_a_large_campaign_counts_sent_and_skipped(
         bulk = outbox.message_states(uow.session, [p for _, p in messages])
         exact = {p: delivery.get_message(uow.session, p).status for _, p in messages}
     assert bulk == exact
+
+
+def test_a_campaign_holdout_is_sent_nothing_and_the_report_measures_the_lift(
+    shop: Shop, clock: ManualClock, fake_sender: FakeSender
+) -> None:
+    from mailwright.analytics.service import build_report
+    from mailwright.campaigns.abtest import held_out
+
+    news = shop.segment("news")
+    people = shop.people("h", 80)
+    campaign = shop.campaign([news], schedule=ScheduleIn(at=clock.now()), holdout_percent=25)
+    assert campaign.holdout_percent == 25
+    shop.run_due()
+    held = {c for c in people if held_out(campaign.id, c, 25)}
+    assert 8 <= len(held) <= 35
+    recipients = shop.recipients(campaign.id)
+    assert {c for c, r in recipients.items() if r.status == "held_out"} == held
+    assert all(
+        r.phase == "holdout" and r.outbox_public_id is None for c, r in recipients.items() if c in held
+    )
+    assert shop.send_due(fake_sender) == len(people) - len(held)
+    keys = {cid: key for key, cid in shop.ids.items()}
+    assert {r for m in fake_sender.sent for r in m.recipients} == {
+        f"{keys[c]}@example.com" for c in people if c not in held
+    }
+    shown = shop.show(campaign.id)
+    assert (shown.progress.held_out, shown.progress.recipients) == (len(held), len(people) - len(held))
+    assert shown.status == "sent"
+
+    # Two sent recipients and one held-out recipient order within the 14-day window.
+    sent_buyers = [keys[c] for c in people if c not in held][:2]
+    held_buyer = keys[sorted(held)[0]]
+    clock.advance(timedelta(days=2))
+    shop.orders(
+        [
+            (sent_buyers[0], 30.0, clock.now()),
+            (sent_buyers[1], 50.0, clock.now()),
+            (held_buyer, 20.0, clock.now()),
+        ]
+    )
+    with shop.runtime.uow() as uow:
+        report = build_report(uow, shop.runtime.settings, since=clock.now() - timedelta(days=3))
+    (lift,) = [lift for lift in report.lifts if lift.kind == "campaign"]
+    assert (lift.flow_id, lift.n_sent, lift.n_holdout) == (campaign.id, len(people) - len(held), len(held))
+    assert lift.conversion is not None
+    n_sent, n_held = len(people) - len(held), len(held)
+    assert lift.conversion["sent"] == pytest.approx(2 / n_sent)
+    assert lift.conversion["held_out"] == pytest.approx(1 / n_held)

@@ -18,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailwright.analytics.stats import Difference, incremental_total, mean_difference, rate_difference
+from mailwright.campaigns.models import Campaign, CampaignRecipient
+from mailwright.campaigns.sending import PHASE_HOLDOUT
 from mailwright.core.db import in_values
 from mailwright.flows.models import FlowRun, FlowRunStep
 from mailwright.orders.models import Order
@@ -120,13 +122,34 @@ def flow_lift(
     session: Session, flow_id: int, *, since: datetime, until: datetime, window_days: int = 14
 ) -> Lift:
     """Conversion and revenue per recipient of sent vs held-out runs of a flow that split in [since, until)."""
-    found = units(session, flow_id, since, until)
+    return compare(session, flow_id, units(session, flow_id, since, until), window_days)
+
+
+def campaign_units(session: Session, campaign_id: int) -> list[Unit]:
+    """A started campaign's recipients, assigned when its snapshot was taken; the holdout phase held out."""
+    started = session.scalar(select(Campaign.started_at).where(Campaign.id == campaign_id))
+    if started is None:
+        return []
+    rows = session.execute(
+        select(CampaignRecipient.contact_id, CampaignRecipient.phase).where(
+            CampaignRecipient.campaign_id == campaign_id
+        )
+    )
+    return [Unit(contact_id, started, phase == PHASE_HOLDOUT) for contact_id, phase in rows]
+
+
+def campaign_lift(session: Session, campaign_id: int, *, window_days: int = 14) -> Lift:
+    """Conversion and revenue per recipient of a campaign's sent recipients vs its holdout."""
+    return compare(session, campaign_id, campaign_units(session, campaign_id), window_days)
+
+
+def compare(session: Session, source_id: int, found: Sequence[Unit], window_days: int) -> Lift:
+    """Sent vs held-out units: conversion and capped revenue in the window after each was assigned."""
+    flow_id = source_id
     sent = [u for u in found if not u.held_out]
     held = [u for u in found if u.held_out]
     if len(sent) < 2 or len(held) < 2:
-        reason = (
-            "no holdout branch ran in this period" if not held else "too few runs in a group for an interval"
-        )
+        reason = "no holdout in this period" if not held else "too few recipients in a group for an interval"
         return Lift(flow_id, window_days, len(sent), len(held), None, None, None, reason)
     window = timedelta(days=window_days)
     orders = orders_after(session, found, window)

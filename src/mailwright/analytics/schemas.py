@@ -29,10 +29,12 @@ class MetricOut(BaseModel):
 
 
 class LiftOut(BaseModel):
-    """A flow's sent vs held-out comparison (differences with 95 % intervals)."""
+    """A flow's or a campaign's sent vs held-out comparison (differences with 95 % intervals)."""
 
+    # The flow's id and name, or the campaign's when `kind` is "campaign".
     flow_id: int
     flow: str
+    kind: str = "flow"
     window_days: int
     n_sent: int
     n_holdout: int

@@ -127,14 +127,37 @@ def build_report(
     prefix = str(flow_id if flow_id is not None else campaign_id) if kind else None
     facts = metrics.message_facts(session, since, until, source_kind=kind, source_prefix=prefix)
     names = flow_names(session)
-    lift_flows = [flow_id] if flow_id is not None else flows_with_holdout(session, since, until)
+    lift_flows = (
+        [flow_id]
+        if flow_id is not None
+        else []
+        if campaign_id is not None
+        else flows_with_holdout(session, since, until)
+    )
+    measured: list[tuple[str, int, str, holdout.Lift]] = [
+        (
+            "flow",
+            fid,
+            names.get(str(fid), str(fid)),
+            holdout.flow_lift(session, fid, since=since, until=until, window_days=lift_window_days),
+        )
+        for fid in lift_flows
+    ]
+    if flow_id is None:
+        # Campaigns that kept a holdout and started in the period.
+        for campaign in campaigns.list_campaigns(session, limit=1000):
+            wanted = campaign_id is None or campaign.id == campaign_id
+            started = campaign.started_at is not None and since <= campaign.started_at < until
+            if wanted and started and campaign.holdout_percent > 0:
+                lift = holdout.campaign_lift(session, campaign.id, window_days=lift_window_days)
+                measured.append(("campaign", campaign.id, campaign.name, lift))
     lifts = []
-    for fid in lift_flows:
-        lift = holdout.flow_lift(session, fid, since=since, until=until, window_days=lift_window_days)
+    for kind, source_id, source_name, lift in measured:
         lifts.append(
             LiftOut(
-                flow_id=fid,
-                flow=names.get(str(fid), str(fid)),
+                flow_id=source_id,
+                flow=source_name,
+                kind=kind,
                 window_days=lift.window_days,
                 n_sent=lift.n_sent,
                 n_holdout=lift.n_holdout,

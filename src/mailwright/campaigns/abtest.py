@@ -37,6 +37,14 @@ def unit_hash(campaign_id: int, contact_id: int) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+def held_out(campaign_id: int, contact_id: int, percent: float) -> bool:
+    """Whether a contact is in the campaign's holdout: drawn independently of the A/B test's split."""
+    if percent <= 0:
+        return False
+    digest = hashlib.blake2b(f"holdout:{campaign_id}:{contact_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 * 100 < percent
+
+
 def assign(campaign_id: int, contact_id: int, variants: Sequence[str], test_share: float) -> str | None:
     """The test variant a contact gets, or None when it waits for the winner (the rest)."""
     u = unit_hash(campaign_id, contact_id)

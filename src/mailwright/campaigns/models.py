@@ -41,6 +41,8 @@ class Campaign(Base):
     variants: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
     test_share: Mapped[float | None] = mapped_column(Float, default=None)
     test_wait_hours: Mapped[float | None] = mapped_column(Float, default=None)
+    # The share of the snapshot kept as a holdout (sent nothing) to measure what the campaign earned.
+    holdout_percent: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     # opens | clicks | orders | revenue_per_recipient
     winner_metric: Mapped[str | None] = mapped_column(String(32), default=None)
     winner: Mapped[str | None] = mapped_column(String(20), default=None)
@@ -68,7 +70,7 @@ class CampaignRecipient(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     # The test variant ("A", "B", ...), or None for the rest until the winner is known (then the winner's).
     variant: Mapped[str | None] = mapped_column(String(20), default=None)
-    # test | rest | all (no A/B test)
+    # test | rest | all (no A/B test) | holdout (sent nothing: the control group)
     phase: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     send_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

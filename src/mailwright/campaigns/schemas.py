@@ -89,6 +89,8 @@ class CampaignIn(BaseModel):
     topic: str | None = Field(default=None, max_length=50)
     ab_test: AbTestIn | None = None
     schedule: ScheduleIn | None = None
+    # Recipients kept out at random (sent nothing) so the report can measure what the campaign earned.
+    holdout_percent: float = Field(default=0.0, ge=0, le=50)
 
 
 class CampaignUpdate(BaseModel):
@@ -104,6 +106,7 @@ class CampaignUpdate(BaseModel):
     ab_test: AbTestIn | None = None
     # True removes the A/B test.
     remove_ab_test: bool = False
+    holdout_percent: float | None = Field(default=None, ge=0, le=50)
 
 
 class VariantProgress(BaseModel):
@@ -117,6 +120,8 @@ class VariantProgress(BaseModel):
     failed: int = 0
     opens: int = 0
     clicks: int = 0
+    # Recipients kept as the campaign's holdout (whole-campaign figure only).
+    held_out: int = 0
 
 
 class CampaignOut(BaseModel):
@@ -136,6 +141,7 @@ class CampaignOut(BaseModel):
     variants: list[dict[str, Any]]
     test_share: float | None
     test_wait_hours: float | None
+    holdout_percent: float = 0.0
     winner_metric: str | None
     winner: str | None
     decision: dict[str, Any] | None

@@ -28,6 +28,7 @@ SOURCE_KIND = "campaign"
 PHASE_ALL = "all"
 PHASE_TEST = "test"
 PHASE_REST = "rest"
+PHASE_HOLDOUT = "holdout"
 
 
 def idempotency_key(campaign_id: int, contact_id: int) -> str:
@@ -100,12 +101,15 @@ def _snapshot(uow: UnitOfWork, campaign: Campaign, settings: Settings) -> int:
     found = audience.snapshot(uow, campaign.segment_ids, campaign.exclusion_segment_ids)
     start_at = max(now, campaign.scheduled_at or now)
     names = [str(v["name"]) for v in campaign.variants]
+    held = {c for c in found.contact_ids if abtest.held_out(campaign.id, c, campaign.holdout_percent or 0.0)}
     groups: dict[int, str | None] = {}
     for contact_id in found.contact_ids:
         groups[contact_id] = (
-            abtest.assign(campaign.id, contact_id, names, campaign.test_share or 0) if ab else None
+            abtest.assign(campaign.id, contact_id, names, campaign.test_share or 0)
+            if ab and contact_id not in held
+            else None
         )
-    first_wave = [c for c in found.contact_ids if not ab or groups[c] is not None]
+    first_wave = [c for c in found.contact_ids if c not in held and (not ab or groups[c] is not None)]
     planned, notes = _plan(uow, campaign, first_wave, start_at, settings)
     send_at = {p.contact_id: p.send_at for p in planned}
     rows = []
@@ -117,8 +121,9 @@ def _snapshot(uow: UnitOfWork, campaign: Campaign, settings: Settings) -> int:
                 "campaign_id": campaign.id,
                 "contact_id": contact_id,
                 "variant": variant,
-                "phase": phase,
-                "status": "pending",
+                "phase": PHASE_HOLDOUT if contact_id in held else phase,
+                # Never pending: nothing ever queues a held-out recipient.
+                "status": "held_out" if contact_id in held else "pending",
                 "send_at": send_at.get(contact_id),
             }
         )
@@ -129,6 +134,7 @@ def _snapshot(uow: UnitOfWork, campaign: Campaign, settings: Settings) -> int:
     snapshot: dict[str, Any] = {
         "taken_at": now.isoformat(),
         "recipients": len(rows),
+        "held_out": len(held),
         **found.counts,
         **notes,
     }

@@ -63,6 +63,7 @@ def _out(campaign: Campaign) -> CampaignOut:
         variants=list(campaign.variants),
         test_share=campaign.test_share,
         test_wait_hours=campaign.test_wait_hours,
+        holdout_percent=campaign.holdout_percent or 0.0,
         winner_metric=campaign.winner_metric,
         winner=campaign.winner,
         decision=campaign.decision,
@@ -119,6 +120,9 @@ def progress(
         until=now or datetime.max.replace(tzinfo=since.tzinfo),
     )
     for r in recipients:
+        if r.phase == sending.PHASE_HOLDOUT:
+            total.held_out += 1  # the control group: in no variant, sent nothing
+            continue
         key = r.variant or ("rest" if r.phase == sending.PHASE_REST else "all")
         bucket = by_variant.setdefault(key, VariantProgress())
         state = states.get(str(r.outbox_public_id)) if r.outbox_public_id else None
@@ -204,6 +208,7 @@ def create_campaign(uow: UnitOfWork, data: CampaignIn, settings: Settings) -> Ca
         exclusion_segment_ids=sorted(set(data.exclusion_segment_ids)),
         schedule_kind="fixed",
         variants=[],
+        holdout_percent=data.holdout_percent,
         snapshot={},
         created_at=now,
         updated_at=now,
@@ -228,6 +233,8 @@ def update_campaign(uow: UnitOfWork, ref: int | str, data: CampaignUpdate) -> Ca
     if data.name is not None:
         _check_name(session, data.name, own_id=campaign.id)
         campaign.name = data.name
+    if data.holdout_percent is not None:
+        campaign.holdout_percent = data.holdout_percent
     if data.template_name is not None:
         _check_template(session, data.template_name, "template_name")
         campaign.template_name = data.template_name

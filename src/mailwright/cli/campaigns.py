@@ -120,6 +120,9 @@ def create_cmd(
     test_share: Annotated[float, typer.Option(help="Share of recipients in the A/B test.")] = 0.2,
     wait_hours: Annotated[float, typer.Option(help="Hours to wait before picking the winner.")] = 4.0,
     metric: Annotated[str, typer.Option(help="opens | clicks | orders | revenue_per_recipient.")] = "opens",
+    holdout_percent: Annotated[
+        float, typer.Option(help="Share of recipients kept out (sent nothing) to measure the lift, 0-50.")
+    ] = 0.0,
     file: Annotated[
         Path | None, typer.Option("--file", help="The whole campaign as JSON (the API's body).")
     ] = None,
@@ -141,6 +144,7 @@ def create_cmd(
                 "segment_ids": _segment_ids(uow.session, segment, "--segment"),
                 "exclusion_segment_ids": _segment_ids(uow.session, exclude or [], "--exclude"),
                 "topic": topic,
+                "holdout_percent": holdout_percent,
             }
             if variant:
                 body["ab_test"] = {
