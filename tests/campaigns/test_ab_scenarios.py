@@ -185,3 +185,27 @@ def test_revenue_per_recipient_counts_orders_placed_after_the_email(shop: Shop, 
     assert numbers["B"]["successes"] == counts["B"] // 3  # recipients who ordered
     assert decided.winner == "B" and decided.decision["significant"] is True
     assert decided.decision["rule"]["model"] == "normal approximation of the mean"
+
+
+def test_the_report_shows_each_variants_lift_with_its_interval(
+    shop: Shop, clock: ManualClock, runtime: Runtime, fake_sender: FakeSender
+) -> None:
+    from mailwright.analytics.service import build_report
+    from mailwright.analytics.stats import rate_difference
+
+    news = shop.segment("news")
+    shop.people("r", 200)
+    campaign = shop.campaign([news], schedule=ScheduleIn(), ab=ab("opens", share=0.5, wait=4))
+    shop.run_due()
+    shop.send_due(fake_sender)
+    _engage(shop, campaign.id, clock, {"A": 10, "B": 2})  # 10 % against 50 %
+    clock.advance(5 * HOUR)
+    shop.run_due()
+    with runtime.uow() as uow:
+        report = build_report(uow, runtime.settings)
+    (test,) = [t for t in report.ab_tests if t["campaign_id"] == campaign.id]
+    a, b = test["variants"]
+    assert "lift" not in a
+    expected = rate_difference(b["successes"], b["recipients"], a["successes"], a["recipients"])
+    assert b["lift"] == {"difference": expected.difference, "low": expected.low, "high": expected.high}
+    assert b["lift"]["low"] > 0 and b["probability_best"] > 0.9

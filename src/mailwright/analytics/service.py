@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from mailwright.analytics import holdout, metrics, splits
 from mailwright.analytics.attribution import AttributionRun, attribute_orders
 from mailwright.analytics.schemas import LiftOut, MetricOut, Report
-from mailwright.analytics.stats import Difference
+from mailwright.analytics.stats import Difference, rate_difference
 from mailwright.campaigns import service as campaigns
 from mailwright.core.db import in_values
 from mailwright.core.errors import InvalidInput, NotFound
@@ -88,6 +88,23 @@ def metric_rows(
         else {}
     )
     return [_metric_out(row, names) for row in metrics.aggregate(facts, dimension, by_day=by_day)]
+
+
+def _with_lifts(decision: dict[str, Any]) -> dict[str, Any]:
+    """A campaign test's decision with each variant's lift over the first (95 % interval) for rate metrics.
+
+    Revenue per recipient keeps only its point estimates: the decision stores sums, not each recipient's value.
+    """
+    variants = [dict(v) for v in decision.get("variants", [])]
+    if variants and decision.get("metric") != "revenue_per_recipient":
+        first = variants[0]
+        for variant in variants[1:]:
+            if first["recipients"] and variant["recipients"]:
+                lift = rate_difference(
+                    variant["successes"], variant["recipients"], first["successes"], first["recipients"]
+                )
+                variant["lift"] = {"difference": lift.difference, "low": lift.low, "high": lift.high}
+    return {**decision, "variants": variants}
 
 
 def flows_with_holdout(session: Session, since: datetime, until: datetime) -> list[int]:
@@ -175,7 +192,9 @@ def build_report(
         if campaign_id is not None and campaign.id != campaign_id:
             continue
         if campaign.decision:
-            ab_tests.append({"campaign_id": campaign.id, "campaign": campaign.name, **campaign.decision})
+            ab_tests.append(
+                {"campaign_id": campaign.id, "campaign": campaign.name, **_with_lifts(campaign.decision)}
+            )
     flow_tests = []
     for fid in [flow_id] if flow_id is not None else sorted(int(k) for k in names):
         for result in splits.split_results(session, fid, since=since, until=until, as_of=now):

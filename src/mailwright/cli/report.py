@@ -159,6 +159,17 @@ def print_report(report: Report) -> None:
         console.print(lifts)
     for test in report.ab_tests:
         console.print(f"A/B {test.get('campaign')}: winner {test.get('winner')} - {test.get('reason')}")
+        for v in test.get("variants", []):
+            lift = v.get("lift")
+            shown = (
+                f", lift {lift['difference']:+.2%} ({lift['low']:+.2%} to {lift['high']:+.2%})"
+                if lift
+                else ""
+            )
+            console.print(
+                f"  {v['name']}: {v['successes']} of {v['recipients']}, P(best) {v['probability_best']:.1%}{shown}",
+                highlight=False,
+            )
     for split in report.flow_tests:
         console.print(split_table(split))
     health = report.deliverability
