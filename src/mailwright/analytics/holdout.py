@@ -31,7 +31,7 @@ REVENUE_CAP_QUANTILE = 0.99
 class Lift:
     """Sent vs held out: group sizes, conversion and revenue-per-recipient differences, incremental revenue."""
 
-    flow_id: int
+    flow_id: int  # the flow's id, or the campaign's for a campaign's holdout
     window_days: int
     n_sent: int
     n_holdout: int
@@ -145,12 +145,11 @@ def campaign_lift(session: Session, campaign_id: int, *, window_days: int = 14) 
 
 def compare(session: Session, source_id: int, found: Sequence[Unit], window_days: int) -> Lift:
     """Sent vs held-out units: conversion and capped revenue in the window after each was assigned."""
-    flow_id = source_id
     sent = [u for u in found if not u.held_out]
     held = [u for u in found if u.held_out]
     if len(sent) < 2 or len(held) < 2:
         reason = "no holdout in this period" if not held else "too few recipients in a group for an interval"
-        return Lift(flow_id, window_days, len(sent), len(held), None, None, None, reason)
+        return Lift(source_id, window_days, len(sent), len(held), None, None, None, reason)
     window = timedelta(days=window_days)
     orders = orders_after(session, found, window)
 
@@ -168,7 +167,7 @@ def compare(session: Session, source_id: int, found: Sequence[Unit], window_days
     cap = revenue_cap(np.concatenate([sent_outcomes[:, 1], held_outcomes[:, 1]]).tolist())
     revenue = mean_difference(np.minimum(sent_outcomes[:, 1], cap), np.minimum(held_outcomes[:, 1], cap))
     return Lift(
-        flow_id,
+        source_id,
         window_days,
         len(sent),
         len(held),

@@ -144,6 +144,7 @@ def build_report(
     prefix = str(flow_id if flow_id is not None else campaign_id) if kind else None
     facts = metrics.message_facts(session, since, until, source_kind=kind, source_prefix=prefix)
     names = flow_names(session)
+    segments = segment_names(session)
     lift_flows = (
         [flow_id]
         if flow_id is not None
@@ -160,12 +161,17 @@ def build_report(
         )
         for fid in lift_flows
     ]
+    # One read of the campaigns for their holdout lifts and their A/B decisions.
+    chosen = [
+        c
+        for c in campaigns.list_campaigns(session, limit=10_000)
+        if campaign_id is None or c.id == campaign_id
+    ]
     if flow_id is None:
         # Campaigns that kept a holdout and started in the period.
-        for campaign in campaigns.list_campaigns(session, limit=1000):
-            wanted = campaign_id is None or campaign.id == campaign_id
+        for campaign in chosen:
             started = campaign.started_at is not None and since <= campaign.started_at < until
-            if wanted and started and campaign.holdout_percent > 0:
+            if started and campaign.holdout_percent > 0:
                 lift = holdout.campaign_lift(session, campaign.id, window_days=lift_window_days)
                 measured.append(("campaign", campaign.id, campaign.name, lift))
     lifts = []
@@ -188,9 +194,7 @@ def build_report(
             )
         )
     ab_tests = []
-    for campaign in campaigns.list_campaigns(session):
-        if campaign_id is not None and campaign.id != campaign_id:
-            continue
+    for campaign in chosen:
         if campaign.decision:
             ab_tests.append(
                 {"campaign_id": campaign.id, "campaign": campaign.name, **_with_lifts(campaign.decision)}
@@ -214,7 +218,7 @@ def build_report(
         by_campaign=[_metric_out(r) for r in metrics.aggregate(facts, "campaign")],
         by_variant=[_metric_out(r) for r in metrics.aggregate(facts, "variant")],
         by_template=[_metric_out(r) for r in metrics.aggregate(facts, "template")],
-        by_segment=[_metric_out(r, segment_names(session)) for r in metrics.aggregate(facts, "segment")],
+        by_segment=[_metric_out(r, segments) for r in metrics.aggregate(facts, "segment")],
         by_day=[_metric_out(r) for r in metrics.aggregate(facts, "source", by_day=True)],
         lifts=lifts,
         ab_tests=ab_tests,

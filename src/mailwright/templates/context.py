@@ -89,17 +89,6 @@ class Recommender(Protocol):
         ...
 
 
-class BestSellerRecommender:
-    """The same best sellers for everyone (newest in-stock products when there are no orders yet)."""
-
-    def for_contacts(
-        self, session: Session, contact_ids: Sequence[int], limit: int
-    ) -> dict[int, list[dict[str, Any]]]:
-        """The shop's best sellers, in stock, for every contact."""
-        products = best_sellers(session, limit)
-        return {contact_id: products for contact_id in contact_ids}
-
-
 class PersonalRecommender:
     """Each contact's own list from the last predictions run ("for you"), topped up with the best sellers.
 
